@@ -1,0 +1,228 @@
+"""The ``tokgen`` command. ``tokgen --help`` and ``tokgen COMMAND --help`` document each command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from tokgen.errors import TokgenError
+
+SAMPLE = Path(__file__).resolve().parent / "assets" / "sample_speech.wav"
+
+
+def _add_codec_args(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--codec",
+        default=default,
+        help="codec name (see `tokgen codecs`) or checkpoint directory"
+        + (f" (default: {default})" if default else ""),
+    )
+    parser.add_argument(
+        "--random-init",
+        action="store_true",
+        help="build the named codec with random weights instead of loading trained ones",
+    )
+
+
+def _load(args: argparse.Namespace, **kwargs: object):
+    from tokgen.codecs import load_codec
+
+    return load_codec(args.codec, pretrained=not args.random_init, **kwargs)
+
+
+def cmd_codecs(args: argparse.Namespace) -> None:
+    from tokgen.codecs import available_codecs
+
+    for name in available_codecs():
+        print(name)
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    from tokgen import audio
+    from tokgen.codecs.token_file import save_tokens
+
+    codec = _load(args)
+    clip = audio.load(args.input)
+    codes = codec.encode(clip, num_codebooks=args.num_codebooks, bandwidth=args.bandwidth)
+    num_samples = -(-clip.num_samples * codec.sample_rate // clip.sample_rate)  # resampled T
+    out = save_tokens(args.output, codes, codec, [num_samples] * codes.shape[0])
+    print(
+        f"{args.input}: {clip.duration:.2f} s -> {codes.shape[1]} codebooks x {codes.shape[2]} "
+        f"frames of {codec.name} ({codec.bandwidth_for(codes.shape[1]):g} kbps) -> {out}"
+    )
+
+
+def cmd_decode(args: argparse.Namespace) -> None:
+    from tokgen import audio
+    from tokgen.codecs.token_file import load_tokens
+
+    tokens = load_tokens(args.input)
+    args.codec = args.codec or tokens.codec
+    codec = _load(args)
+    tokens.check_codec(codec)
+    wav = codec.decode(tokens.codes, length=max(tokens.num_samples))  # [B, C, T]
+    outputs = _batch_paths(Path(args.output), wav.shape[0])
+    for item, (path, length) in enumerate(zip(outputs, tokens.num_samples)):
+        audio.save(path, wav[item, :, :length], codec.sample_rate)
+        print(
+            f"{args.input} [{item}]: {length / codec.sample_rate:.2f} s at {codec.sample_rate} Hz -> {path}"
+        )
+
+
+def _batch_paths(output: Path, count: int) -> list[Path]:
+    if count == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}_{i}{output.suffix}") for i in range(count)]
+
+
+def cmd_roundtrip(args: argparse.Namespace) -> None:
+    from tokgen import audio
+
+    codec = _load(args)
+    clip = audio.load(args.input, target_sample_rate=codec.sample_rate, channels=codec.channels)
+    start = time.perf_counter()
+    codes = codec.encode(clip)
+    encoded = time.perf_counter()
+    wav = codec.decode(codes, length=clip.num_samples)
+    done = time.perf_counter()
+    noise = (wav - clip.samples).pow(2).mean().clamp_min(1e-12)
+    snr = 10 * float((clip.samples.pow(2).mean().clamp_min(1e-12) / noise).log10())
+    weights = "random weights (untrained)" if args.random_init else "trained weights"
+    print(f"codec      {codec.name} [{weights}]")
+    print(
+        f"input      {args.input}: {clip.duration:.2f} s, {codec.sample_rate} Hz, {codec.channels} ch"
+    )
+    print(
+        f"tokens     {tuple(codes.shape)} [B, K, F]: {codec.frame_rate:g} Hz x {codes.shape[1]} "
+        f"codebooks of {codec.cardinality} = {codec.bandwidth:g} kbps"
+    )
+    print(
+        f"speed      encode {encoded - start:.3f} s, decode {done - encoded:.3f} s "
+        f"({clip.duration / (done - start):.1f}x real time)"
+    )
+    print(f"quality    SNR of the reconstruction {snr:.1f} dB")
+    if args.output:
+        print(f"output     {audio.save(args.output, wav[0], codec.sample_rate)}")
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from tokgen.codecs import download_codec
+
+    print(download_codec(args.name))
+
+
+def cmd_train_codec(args: argparse.Namespace) -> None:
+    from tokgen.training.codec_training import train_codec
+    from tokgen.training.config import load_codec_train_config
+
+    config = load_codec_train_config(args.config, args.set or [])
+    print(f"trained codec written to {train_codec(config)}")
+
+
+def cmd_bench_codec(args: argparse.Namespace) -> None:
+    from tokgen.eval.bench import bench_codecs, format_table
+
+    results = bench_codecs(
+        args.codecs,
+        seconds=args.seconds,
+        batch=args.batch,
+        repeats=args.repeats,
+        pretrained=not args.random_init,
+    )
+    print(format_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.__dict__ for r in results], indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tokgen import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="tokgen",
+        description="tokgen: codec-token generative audio. Audio <-> tokens with neural codecs, "
+        "and the models and training that build on them.",
+    )
+    parser.add_argument("--version", action="version", version=f"tokgen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("codecs", help="list the codec names load_codec accepts")
+    p.set_defaults(func=cmd_codecs)
+
+    p = commands.add_parser("encode", help="audio file -> .tokens file (safetensors)")
+    p.add_argument("input", help="audio file (wav, flac, ogg, ...)")
+    p.add_argument("-o", "--output", required=True, help="output .tokens file")
+    _add_codec_args(p, "tokgen-codec-16k")
+    p.add_argument("--num-codebooks", type=int, help="emit fewer codebooks than the default")
+    p.add_argument(
+        "--bandwidth", type=float, help="target bitrate in kbps (instead of --num-codebooks)"
+    )
+    p.set_defaults(func=cmd_encode)
+
+    p = commands.add_parser("decode", help=".tokens file -> audio file")
+    p.add_argument("input", help=".tokens file written by `tokgen encode`")
+    p.add_argument("-o", "--output", required=True, help="output audio file (.wav, .flac, .ogg)")
+    _add_codec_args(p, None)
+    p.set_defaults(func=cmd_decode)
+
+    p = commands.add_parser(
+        "roundtrip", help="encode and decode a clip, printing shapes, bitrate, speed and SNR"
+    )
+    p.add_argument(
+        "input",
+        nargs="?",
+        default=str(SAMPLE),
+        help="audio file (default: a bundled speech sample)",
+    )
+    p.add_argument("-o", "--output", help="write the decoded audio here")
+    _add_codec_args(p, "tokgen-codec-16k")
+    p.set_defaults(func=cmd_roundtrip)
+
+    p = commands.add_parser(
+        "download", help="fetch official EnCodec/DAC weights into the cache (needs network)"
+    )
+    p.add_argument("name", help="e.g. encodec_24khz, dac_16khz")
+    p.set_defaults(func=cmd_download)
+
+    train = commands.add_parser("train", help="train a model from a YAML recipe")
+    train_kinds = train.add_subparsers(dest="kind", required=True, metavar="KIND")
+    p = train_kinds.add_parser(
+        "codec",
+        help="train a codec (see codecs/*.yaml); rerun to resume; "
+        "multi-process: accelerate launch -m tokgen.cli train codec ...",
+    )
+    p.add_argument("--config", required=True, help="recipe YAML, e.g. codecs/tokgen_codec_16k.yaml")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override, e.g. run.max_steps=100"
+    )
+    p.set_defaults(func=cmd_train_codec)
+
+    bench = commands.add_parser("bench", help="speed benchmarks")
+    bench_kinds = bench.add_subparsers(dest="kind", required=True, metavar="KIND")
+    p = bench_kinds.add_parser("codec", help="encode+decode speed of codecs, side by side")
+    p.add_argument("codecs", nargs="+", help="codec names or directories")
+    p.add_argument("--seconds", type=float, default=10.0, help="clip length (default 10)")
+    p.add_argument("--batch", type=int, default=1, help="clips per call (default 1)")
+    p.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
+    p.add_argument(
+        "--random-init", action="store_true", help="time architectures with random weights"
+    )
+    p.add_argument("--json", help="also write the results here")
+    p.set_defaults(func=cmd_bench_codec)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except TokgenError as err:
+        print(f"tokgen: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

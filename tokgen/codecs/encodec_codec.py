@@ -1,0 +1,115 @@
+"""EnCodec backend: the ``encodec`` package's SEANet encoder/decoder and residual VQ.
+
+Covers the official 24 kHz / 48 kHz architectures and any custom configuration, including
+tokgen's own CPU-sized codec. Module names match ``encodec.EncodecModel``, so official
+state dicts load as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from einops import rearrange
+from encodec.modules import SEANetDecoder, SEANetEncoder
+from encodec.quantization import ResidualVectorQuantizer
+
+from tokgen.codecs.base import Codec, CodecOutput
+
+
+@dataclass
+class EncodecConfig:
+    """Architecture of an EnCodec-family codec (SEANet + RVQ)."""
+
+    name: str = "encodec-custom"
+    backend: str = "encodec"
+    sample_rate: int = 16_000
+    channels: int = 1
+    n_filters: int = 32
+    ratios: list[int] = field(default_factory=lambda: [8, 5, 4, 2])  # hop = product
+    dimension: int = 128  # latent D
+    n_residual_layers: int = 1
+    lstm: int = 0  # LSTM layers; 0 keeps the receptive field finite (exact chunking)
+    causal: bool = False
+    norm: str = "weight_norm"  # or "time_group_norm" (encodec_48khz)
+    n_q: int = 8  # codebooks K
+    bins: int = 1024  # codebook size
+    kmeans_init: bool = True  # k-means codebook init on the first training batch
+    ema_decay: float = 0.99
+
+
+class EncodecCodec(Codec):
+    """A :class:`Codec` over EnCodec's SEANet modules and RVQ."""
+
+    config: EncodecConfig
+
+    def __init__(self, config: EncodecConfig) -> None:
+        nn_kwargs = dict(
+            channels=config.channels,
+            dimension=config.dimension,
+            n_filters=config.n_filters,
+            ratios=list(config.ratios),
+            n_residual_layers=config.n_residual_layers,
+            lstm=config.lstm,
+            causal=config.causal,
+            norm=config.norm,
+        )
+        encoder = SEANetEncoder(**nn_kwargs)
+        decoder = SEANetDecoder(**nn_kwargs)
+        quantizer = ResidualVectorQuantizer(
+            dimension=config.dimension,
+            n_q=config.n_q,
+            bins=config.bins,
+            decay=config.ema_decay,
+            kmeans_init=config.kmeans_init,
+        )
+        self._hop = int(encoder.hop_length)
+        super().__init__(config)
+        self.encoder, self.decoder, self.quantizer = encoder, decoder, quantizer
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def channels(self) -> int:
+        return self.config.channels
+
+    @property
+    def hop_length(self) -> int:
+        return self._hop
+
+    @property
+    def max_codebooks(self) -> int:
+        return self.config.n_q
+
+    @property
+    def cardinality(self) -> int:
+        return self.config.bins
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.dimension
+
+    def _encode_chunk(self, wav: torch.Tensor) -> torch.Tensor:
+        return self.encoder(wav)  # [B, C, F*hop] -> [B, D, F]
+
+    def _decode_chunk(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latent)  # [B, D, F] -> [B, C, F*hop]
+
+    def _quantize(self, latent: torch.Tensor, num_codebooks: int) -> torch.Tensor:
+        codes = self.quantizer.vq.encode(latent, n_q=num_codebooks)  # [K, B, F]
+        return rearrange(codes, "k b f -> b k f")
+
+    def _dequantize(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.quantizer.vq.decode(rearrange(codes, "b k f -> k b f"))  # [B, D, F]
+
+    def forward(self, wav: torch.Tensor) -> CodecOutput:
+        latent = self.encoder(wav)  # [B, D, F]
+        quantized, codes, commit = self.quantizer.vq(latent, n_q=self.config.n_q)
+        audio = self.decoder(quantized)  # [B, C, T]
+        return CodecOutput(
+            audio=audio,
+            codes=rearrange(codes, "k b f -> b k f"),
+            commitment_loss=commit.mean(),
+        )

@@ -1,0 +1,1 @@
+"""Metrics, evaluation harnesses and speed benchmarks."""

@@ -1,0 +1,117 @@
+"""``tokgen train codec``: reconstruction + multi-scale mel + VQ commitment (+ MS-STFT GAN)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tokgen.codecs import Codec, build_codec
+from tokgen.codecs.registry import CODECS
+from tokgen.data.audio_segments import AudioSegmentDataset
+from tokgen.errors import ConfigError
+from tokgen.training.config import CodecTrainConfig
+from tokgen.training.losses import (
+    MultiScaleMelLoss,
+    discriminator_hinge_loss,
+    feature_matching_loss,
+    generator_hinge_loss,
+)
+from tokgen.training.trainer import Trainer, Updater
+
+MODEL_DIR = "model"
+
+
+class CodecTask:
+    """One codec training step; the discriminator (if enabled) is updated first."""
+
+    def __init__(self, config: CodecTrainConfig, codec: Codec) -> None:
+        self.config = config
+        self.codec = codec
+        self.mel_loss = MultiScaleMelLoss(codec.sample_rate)
+        self.discriminator: nn.Module | None = None
+        if config.discriminator.enabled:
+            from encodec.msstftd import MultiScaleSTFTDiscriminator
+
+            self.discriminator = MultiScaleSTFTDiscriminator(
+                filters=config.discriminator.filters,
+                in_channels=codec.channels,
+                out_channels=codec.channels,
+            )
+
+    def modules(self) -> dict[str, nn.Module]:
+        modules: dict[str, nn.Module] = {"codec": self.codec}
+        if self.discriminator is not None:
+            modules["discriminator"] = self.discriminator
+        return modules
+
+    def train_step(self, wav: torch.Tensor, step: int, update: Updater) -> dict[str, float]:
+        """``wav [B, C, S]`` -> one update of each module; returns scalar logs."""
+        codec = update.modules["codec"]
+        out = codec(wav)
+        weights = self.config.loss
+        self.mel_loss.to(wav.device)
+        l1 = (out.audio - wav).abs().mean()
+        mel = self.mel_loss(out.audio, wav)
+        loss = weights.l1 * l1 + weights.mel * mel + weights.commitment * out.commitment_loss
+        logs = {"l1": l1.item(), "mel": mel.item(), "commitment": out.commitment_loss.item()}
+        adversarial = (
+            "discriminator" in update.modules and step >= self.config.discriminator.start_step
+        )
+        if adversarial:
+            disc = update.modules["discriminator"]
+            real_logits, _ = disc(wav)
+            fake_logits, _ = disc(out.audio.detach())
+            d_loss = discriminator_hinge_loss(real_logits, fake_logits)
+            update("discriminator", d_loss)
+            real_logits, real_maps = disc(wav)
+            fake_logits, fake_maps = disc(out.audio)
+            adv = generator_hinge_loss(fake_logits)
+            feat = feature_matching_loss(real_maps, fake_maps)
+            loss = loss + weights.adversarial * adv + weights.feature * feat
+            logs |= {"disc": d_loss.item(), "adv": adv.item(), "feat": feat.item()}
+        update("codec", loss)
+        logs["loss"] = loss.item()
+        return logs
+
+
+def codec_from_recipe(spec: object) -> Codec:
+    """The ``codec:`` entry of a recipe: a registry name or a full config mapping."""
+    if isinstance(spec, str):
+        if spec not in CODECS:
+            raise ConfigError(
+                f"codec {spec!r} is not a known codec name; use one of {sorted(CODECS)}."
+            )
+        return build_codec(CODECS[spec].config)
+    if isinstance(spec, dict):
+        return build_codec(spec, source="recipe [codec]")
+    raise ConfigError("the recipe's codec entry must be a codec name or a config mapping.")
+
+
+def train_codec(config: CodecTrainConfig) -> Path:
+    """Train (or resume) a codec; returns the exported ``out_dir/model`` directory."""
+    torch.manual_seed(config.run.seed)
+    codec = codec_from_recipe(config.codec)
+    dataset = AudioSegmentDataset(
+        config.data.train, codec.sample_rate, codec.channels, config.data.segment_seconds
+    )
+    if dataset.segment % codec.hop_length:
+        raise ConfigError(
+            f"data.segment_seconds={config.data.segment_seconds} is not a whole number of "
+            f"{codec.hop_length}-sample frames at {codec.sample_rate} Hz."
+        )
+    task = CodecTask(config, codec)
+    trainer = Trainer(
+        config.run,
+        config.optim,
+        task.modules(),
+        dataset,
+        batch_size=config.data.batch_size,
+        num_workers=config.data.num_workers,
+        config=asdict(config),
+    )
+    export = Path(config.run.out_dir) / MODEL_DIR
+    trainer.fit(task.train_step, on_save=lambda t: t.unwrap("codec").save_pretrained(export))
+    return export

@@ -1,0 +1,119 @@
+"""Typed training configs read from YAML recipes, with ``section.key=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tokgen.errors import ConfigError
+from tokgen.hub import config_from_dict
+
+
+@dataclass
+class DataConfig:
+    train: str  # a JSONL manifest (rows with "path") or a folder of audio files
+    segment_seconds: float = 1.0
+    batch_size: int = 8
+    num_workers: int = 0
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
+
+
+@dataclass
+class RunConfig:
+    out_dir: str
+    max_steps: int
+    seed: int = 0
+    log_every: int = 50
+    save_every: int = 500
+    keep_checkpoints: int = 2
+    mixed_precision: str = "no"  # accelerate's: no | fp16 | bf16
+
+
+@dataclass
+class CodecLossConfig:
+    l1: float = 0.1  # waveform L1
+    mel: float = 1.0  # multi-scale mel (linear + log)
+    commitment: float = 1.0  # VQ commitment
+    adversarial: float = 3.0  # used only with the discriminator
+    feature: float = 3.0  # feature matching, only with the discriminator
+
+
+@dataclass
+class DiscriminatorConfig:
+    enabled: bool = False
+    filters: int = 32  # width of encodec's MS-STFT discriminator
+    start_step: int = 0  # adversarial losses start after this step
+
+
+@dataclass
+class CodecTrainConfig:
+    """``tokgen train codec`` recipe: which codec, data, optimizer, run, losses."""
+
+    codec: Any  # a codec name (e.g. "tokgen-codec-16k") or a full config mapping
+    data: DataConfig
+    run: RunConfig
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: CodecLossConfig = field(default_factory=CodecLossConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+
+
+def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> CodecTrainConfig:
+    """Read a codec recipe and apply ``section.key=value`` overrides (values parsed as YAML)."""
+    raw = _read_yaml(Path(path))
+    for item in overrides:
+        _apply_override(raw, item)
+    sections = {f.name: f.type for f in dataclasses.fields(CodecTrainConfig)}
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(sections)}.")
+    for required in ("codec", "data", "run"):
+        if required not in raw:
+            raise ConfigError(f"{path}: the recipe needs a {required!r} section.")
+    classes = {
+        "data": DataConfig,
+        "run": RunConfig,
+        "optim": OptimConfig,
+        "loss": CodecLossConfig,
+        "discriminator": DiscriminatorConfig,
+    }
+    parts = {
+        name: config_from_dict(cls, raw.get(name) or {}, source=f"{path} [{name}]")
+        for name, cls in classes.items()
+    }
+    return CodecTrainConfig(codec=raw["codec"], **parts)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections.")
+    return raw
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {item!r} must look like section.key=value.")
+    *parents, leaf = key.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {part!r} is not a section.")
+    node[leaf] = yaml.safe_load(value)
