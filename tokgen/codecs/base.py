@@ -180,7 +180,9 @@ class Codec(nn.Module, ABC):
             raise InvalidInputError("pass num_codebooks or bandwidth, not both.")
         if bandwidth is not None:
             num_codebooks = self._codebooks_for_bandwidth(bandwidth)
-        count = self._check_num_codebooks(num_codebooks or self.num_codebooks)
+        count = self._check_num_codebooks(
+            self.num_codebooks if num_codebooks is None else num_codebooks
+        )
         padded, _ = self._prepare(wav, sample_rate, max_seconds)
         return self._chunked(
             padded,

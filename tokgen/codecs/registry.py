@@ -71,9 +71,7 @@ TOKGEN_CODEC_16K = EncodecConfig(
 CODECS: dict[str, NamedCodec] = {
     "tokgen-codec-16k": NamedCodec(TOKGEN_CODEC_16K),
     "tokgen-codec-debug": NamedCodec(
-        EncodecConfig(
-            name="tokgen-codec-debug", n_filters=4, dimension=16, n_q=4, bins=64, kmeans_init=False
-        ),
+        EncodecConfig(name="tokgen-codec-debug", n_filters=4, dimension=16, n_q=4, bins=64),
         random_seed=0,
     ),
     "encodec_24khz": NamedCodec(
@@ -196,9 +194,7 @@ def download_codec(name: str) -> Path:
 def _load_named(name: str, pretrained: bool) -> Codec:
     entry = CODECS[name]
     if entry.random_seed is not None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(entry.random_seed)
-            codec = build_codec(entry.config)
+        codec = _seeded_random_codec(entry.config, entry.random_seed)
     elif not pretrained:
         codec = build_codec(entry.config)
     elif entry.remote is None:
@@ -216,6 +212,18 @@ def _load_named(name: str, pretrained: bool) -> Codec:
     if entry.default_bandwidth is not None:
         codec.set_bandwidth(entry.default_bandwidth)
     return codec
+
+
+def _seeded_random_codec(config: Any, seed: int) -> Codec:
+    """Random weights from ``seed``, codebooks fitted (k-means) to latents of seeded noise,
+    so the codec uses its whole vocabulary: a deterministic stand-in for tests."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        codec = build_codec(config)
+        noise = 0.3 * torch.randn(4, codec.channels, codec.sample_rate)  # [B, C, T]
+        with torch.no_grad():
+            codec.train()(noise)
+    return codec.eval()
 
 
 def _load_official(name: str) -> Any:
