@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from tokgen.errors import TokgenError
@@ -216,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # encodec/DAC build weight-normed layers with an API torch has deprecated; not actionable here.
+    warnings.filterwarnings("ignore", message=".*weight_norm.*deprecated", category=FutureWarning)
     try:
         args.func(args)
     except TokgenError as err:
