@@ -58,6 +58,22 @@ def _dac_state(obj: Any) -> dict[str, torch.Tensor]:
 _ENCODEC_URL = "https://dl.fbaipublicfiles.com/encodec/v0/"
 _DAC_URL = "https://github.com/descriptinc/descript-audio-codec/releases/download/"
 
+
+def _dac(name: str, sample_rate: int, n_codebooks: int, release_file: str) -> NamedCodec:
+    """An official 16/24 kHz DAC: hop 320 (strides 2, 4, 5, 8); weights from a pinned release.
+
+    Descript publishes no checksums for these files, so none is checked (see README).
+    """
+    config = DACConfig(
+        name=name,
+        sample_rate=sample_rate,
+        encoder_rates=[2, 4, 5, 8],
+        decoder_rates=[8, 5, 4, 2],
+        n_codebooks=n_codebooks,
+    )
+    return NamedCodec(config, remote=RemoteWeights(_DAC_URL + release_file, None, _dac_state))
+
+
 TOKGEN_CODEC_16K = EncodecConfig(
     name="tokgen-codec-16k",
     sample_rate=16_000,
@@ -98,26 +114,8 @@ CODECS: dict[str, NamedCodec] = {
             _ENCODEC_URL + "encodec_48khz-7e698e3e.th", "7e698e3e", _encodec_state
         ),
     ),
-    "dac_16khz": NamedCodec(
-        DACConfig(
-            name="dac_16khz",
-            sample_rate=16_000,
-            encoder_rates=[2, 4, 5, 8],
-            decoder_rates=[8, 5, 4, 2],
-            n_codebooks=12,
-        ),
-        remote=RemoteWeights(_DAC_URL + "0.0.5/weights_16khz.pth", None, _dac_state),
-    ),
-    "dac_24khz": NamedCodec(
-        DACConfig(
-            name="dac_24khz",
-            sample_rate=24_000,
-            encoder_rates=[2, 4, 5, 8],
-            decoder_rates=[8, 5, 4, 2],
-            n_codebooks=32,
-        ),
-        remote=RemoteWeights(_DAC_URL + "0.0.4/weights_24khz.pth", None, _dac_state),
-    ),
+    "dac_16khz": _dac("dac_16khz", 16_000, 12, "0.0.5/weights_16khz.pth"),
+    "dac_24khz": _dac("dac_24khz", 24_000, 32, "0.0.4/weights_24khz.pth"),
     "dac_44khz": NamedCodec(
         DACConfig(name="dac_44khz"),
         remote=RemoteWeights(_DAC_URL + "0.0.1/weights.pth", None, _dac_state),
