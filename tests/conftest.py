@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -45,8 +44,3 @@ def debug_codec():
     import tokgen
 
     return tokgen.load_codec("tokgen-codec-debug")
-
-
-def write_array(path: Path, data: np.ndarray, rate: int) -> Path:
-    sf.write(path, data, rate)
-    return path
