@@ -262,10 +262,12 @@ def _read_file(
     """Read ``path`` (or a window of it, in seconds) into float32 ``[C, T]`` and its rate."""
     _check_exists(path)
     try:
-        rate = sf.info(str(path)).samplerate
-        start = round(offset * rate)
-        stop = None if duration is None else start + round(duration * rate)
-        data, rate = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as handle:  # one open: header and samples
+            rate = handle.samplerate
+            start = min(round(offset * rate), handle.frames)
+            handle.seek(start)
+            frames = -1 if duration is None else round(duration * rate)
+            data = handle.read(frames, dtype="float32", always_2d=True)  # [T, C]
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise _unreadable(path, err) from err
     return torch.from_numpy(data.T.copy()), int(rate)  # [C, T]
