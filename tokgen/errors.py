@@ -38,3 +38,7 @@ class PretrainedNotFoundError(TokgenError):
 
 class DownloadError(PretrainedNotFoundError):
     """An explicit download of pretrained weights failed (offline, unreachable, bad hash)."""
+
+
+class MissingDependencyError(TokgenError):
+    """A system program or data package tokgen needs is not installed."""

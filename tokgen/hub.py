@@ -72,7 +72,7 @@ def save_checkpoint(
         if dtype is not None and tensor.is_floating_point():
             tensor = tensor.to(dtype)
         tensors[name] = tensor.contiguous().clone()  # clone: safetensors refuses shared storage
-    _atomic_write_text(path / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True) + "\n")
     tmp = path / f".{WEIGHTS_NAME}.partial"
     save_file(tensors, str(tmp), metadata={"format": "pt"})
     os.replace(tmp, path / WEIGHTS_NAME)
@@ -173,7 +173,8 @@ def _check_hash(path: Path, sha256: str | None, what: str, manual: str) -> None:
         )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
     tmp = path.with_name(f".{path.name}.partial")
     tmp.write_text(text)
     os.replace(tmp, path)

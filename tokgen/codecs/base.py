@@ -155,8 +155,12 @@ class Codec(nn.Module, ABC):
         """codes ``[B, K, F]`` -> quantized latent ``[B, D, F]``."""
 
     @abstractmethod
-    def forward(self, wav: torch.Tensor) -> CodecOutput:
-        """Training pass on ``wav [B, C, T]`` (T a multiple of ``hop_length``)."""
+    def forward(self, wav: torch.Tensor, num_codebooks: int | None = None) -> CodecOutput:
+        """Training pass on ``wav [B, C, T]`` (T a multiple of ``hop_length``).
+
+        ``num_codebooks`` quantizes with the first K codebooks only (quantizer dropout);
+        default all of them.
+        """
 
     # ---- public inference API --------------------------------------------------------
     @torch.inference_mode()

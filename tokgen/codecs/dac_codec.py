@@ -92,9 +92,9 @@ class DACCodec(Codec):
         quantized, _, _ = self.model.quantizer.from_codes(codes)  # [B, D, F]
         return quantized
 
-    def forward(self, wav: torch.Tensor) -> CodecOutput:
+    def forward(self, wav: torch.Tensor, num_codebooks: int | None = None) -> CodecOutput:
         latent = self.model.encoder(wav)  # [B, D, F]
-        quantized, codes, _, commitment, codebook = self.model.quantizer(latent)
+        quantized, codes, _, commitment, codebook = self.model.quantizer(latent, num_codebooks)
         return CodecOutput(
             audio=self.model.decoder(quantized),
             codes=codes,

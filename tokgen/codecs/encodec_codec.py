@@ -104,9 +104,9 @@ class EncodecCodec(Codec):
     def _dequantize(self, codes: torch.Tensor) -> torch.Tensor:
         return self.quantizer.vq.decode(rearrange(codes, "b k f -> k b f"))  # [B, D, F]
 
-    def forward(self, wav: torch.Tensor) -> CodecOutput:
+    def forward(self, wav: torch.Tensor, num_codebooks: int | None = None) -> CodecOutput:
         latent = self.encoder(wav)  # [B, D, F]
-        quantized, codes, commit = self.quantizer.vq(latent, n_q=self.config.n_q)
+        quantized, codes, commit = self.quantizer.vq(latent, n_q=num_codebooks or self.config.n_q)
         audio = self.decoder(quantized)  # [B, C, T]
         return CodecOutput(
             audio=audio,

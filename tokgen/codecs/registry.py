@@ -77,7 +77,7 @@ def _dac(name: str, sample_rate: int, n_codebooks: int, release_file: str) -> Na
 TOKGEN_CODEC_16K = EncodecConfig(
     name="tokgen-codec-16k",
     sample_rate=16_000,
-    n_filters=32,
+    n_filters=16,  # 32 runs at 14x real time on 2 cores; 16 at 36x (issue 3)
     ratios=[8, 5, 4, 2],  # hop 320: 50 Hz frames
     dimension=128,
     n_q=8,

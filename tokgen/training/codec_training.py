@@ -47,10 +47,21 @@ class CodecTask:
             modules["discriminator"] = self.discriminator
         return modules
 
+    def _num_codebooks(self) -> int | None:
+        """Quantizer dropout: a random K in ``[min_codebooks, max]`` for a share of batches.
+
+        Drawn from torch's RNG, which the trainer seeds and checkpoints (exact resume).
+        """
+        settings = self.config.quantizer
+        if settings.dropout <= 0 or torch.rand(()) >= settings.dropout:
+            return None
+        high = self.codec.max_codebooks
+        return int(torch.randint(min(settings.min_codebooks, high), high + 1, ()))
+
     def train_step(self, wav: torch.Tensor, step: int, update: Updater) -> dict[str, float]:
         """``wav [B, C, S]`` -> one update of each module; returns scalar logs."""
         codec = update.modules["codec"]
-        out = codec(wav)
+        out = codec(wav, self._num_codebooks())
         weights = self.config.loss
         self.mel_loss.to(wav.device)
         l1 = (out.audio - wav).abs().mean()

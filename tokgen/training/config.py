@@ -57,6 +57,12 @@ class DiscriminatorConfig:
 
 
 @dataclass
+class QuantizerConfig:
+    dropout: float = 0.0  # share of batches quantized with a random number of codebooks
+    min_codebooks: int = 1  # the smallest number drawn when a batch drops codebooks
+
+
+@dataclass
 class CodecTrainConfig:
     """``tokgen train codec`` recipe: which codec, data, optimizer, run, losses."""
 
@@ -66,6 +72,7 @@ class CodecTrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: CodecLossConfig = field(default_factory=CodecLossConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
 
 
 def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> CodecTrainConfig:
@@ -86,6 +93,7 @@ def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> Code
         "optim": OptimConfig,
         "loss": CodecLossConfig,
         "discriminator": DiscriminatorConfig,
+        "quantizer": QuantizerConfig,
     }
     parts = {
         name: config_from_dict(cls, raw.get(name) or {}, source=f"{path} [{name}]")
