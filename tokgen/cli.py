@@ -138,6 +138,56 @@ def cmd_bench_codec(args: argparse.Namespace) -> None:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in results], indent=2))
 
 
+def cmd_eval_codec(args: argparse.Namespace) -> None:
+    from tokgen.eval.codec_eval import evaluate_codec, format_markdown
+
+    result = evaluate_codec(
+        _load(args),
+        args.manifest,
+        num_codebooks=args.num_codebooks,
+        limit=args.limit,
+        speed_seconds=args.speed_seconds,
+    )
+    print(format_markdown(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2))
+
+
+def cmd_data_build(args: argparse.Namespace) -> None:
+    from tokgen.data.build import build_corpus
+
+    report = build_corpus(args.out, hours=args.hours, seed=args.seed, jobs=args.jobs)
+    summary = report.summary
+    print(
+        f"{args.out}: {summary['clips']} clips, {summary['hours_total']:.2f} h "
+        f"({report.rendered} rendered now, {report.skipped} already there)\n"
+        f"hours per kind: {summary['hours_per_kind']}\n"
+        f"hours per split: {summary['hours_per_split']}\n"
+        f"{len(summary['voices'])} voices, {len(summary['classes'])} sound classes; "
+        f"summary in {Path(args.out) / 'summary.json'}"
+    )
+
+
+def cmd_data_tokenize(args: argparse.Namespace) -> int:
+    from tokgen.data.tokenize import tokenize_manifest
+
+    report = tokenize_manifest(
+        _load(args),
+        args.manifest,
+        args.out,
+        batch_size=args.batch_size,
+        num_codebooks=args.num_codebooks,
+        with_sources=args.with_sources,
+    )
+    print(f"{args.out}: {report.summary()}")
+    if not report.failures:
+        return 0
+    print(f"tokgen: {report.failed} rows failed and were left out:", file=sys.stderr)
+    for failure in report.failures[:5]:
+        print(f"  {failure.id}: {failure.reason}", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tokgen import __version__
 
@@ -187,6 +237,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="e.g. encodec_24khz, dac_16khz")
     p.set_defaults(func=cmd_download)
 
+    data = commands.add_parser("data", help="build the synthetic corpus; tokenize manifests")
+    data_kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
+    p = data_kinds.add_parser(
+        "build",
+        help="synthesize the speech / music / sound-event / mixture corpus with Debian tools "
+        "(flite, festival, espeak-ng, fluidsynth, sox); deterministic for a seed; rerun to resume",
+    )
+    p.add_argument("--out", required=True, help="corpus folder (manifests + audio/)")
+    p.add_argument("--hours", type=float, default=7.0, help="planned hours in all (default 7)")
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    p.add_argument("--jobs", type=int, default=2, help="parallel render processes (default 2)")
+    p.set_defaults(func=cmd_data_build)
+    about = (
+        "encode a manifest's audio into token shards for LM training: DIR/tokens.json "
+        "(codec header), DIR/tokens.jsonl (rows + shard, offset, frames) and "
+        "DIR/shard-*.safetensors; rerun to resume; rows that fail are listed and left out "
+        "(exit status 1)"
+    )
+    p = data_kinds.add_parser("tokenize", help=about, description=about)
+    _add_codec_args(p, "tokgen-codec-16k")
+    p.add_argument("--manifest", required=True, help="JSONL manifest from `tokgen data build`")
+    p.add_argument("--out", required=True, help="output folder DIR")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="clips per encode call (default 8; pays off on a GPU, on CPU 1 is as fast)",
+    )
+    p.add_argument("--num-codebooks", type=int, help="keep fewer codebooks than the default")
+    p.add_argument(
+        "--with-sources",
+        action="store_true",
+        help="also encode each mixture row's sources[i].path (for separation training)",
+    )
+    p.set_defaults(func=cmd_data_tokenize)
+
     train = commands.add_parser("train", help="train a model from a YAML recipe")
     train_kinds = train.add_subparsers(dest="kind", required=True, metavar="KIND")
     p = train_kinds.add_parser(
@@ -212,6 +298,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", help="also write the results here")
     p.set_defaults(func=cmd_bench_codec)
+
+    evaluate = commands.add_parser("eval", help="evaluate models on a held-out manifest")
+    eval_kinds = evaluate.add_subparsers(dest="kind", required=True, metavar="KIND")
+    p = eval_kinds.add_parser(
+        "codec",
+        help="reconstruction quality (SI-SDR, mel, MR-STFT; STOI, PESQ, ASR WER on speech), "
+        "bitrate and speed of a codec",
+    )
+    _add_codec_args(p, "tokgen-codec-16k")
+    p.add_argument(
+        "--manifest", required=True, help="test JSONL manifest, e.g. from `tokgen data build`"
+    )
+    p.add_argument("--num-codebooks", type=int, help="use fewer codebooks than the default")
+    p.add_argument("--limit", type=int, help="evaluate only the first N rows")
+    p.add_argument(
+        "--speed-seconds",
+        type=float,
+        default=10.0,
+        help="length of the clip timed for speed (default 10; shorten for slow codecs)",
+    )
+    p.add_argument("--json", help="also write the results (per item too) here")
+    p.set_defaults(func=cmd_eval_codec)
     return parser
 
 
@@ -220,11 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     # encodec/DAC build weight-normed layers with an API torch has deprecated; not actionable here.
     warnings.filterwarnings("ignore", message=".*weight_norm.*deprecated", category=FutureWarning)
     try:
-        args.func(args)
+        status = args.func(args)  # a command may return 1 for partial failure
     except TokgenError as err:
         print(f"tokgen: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

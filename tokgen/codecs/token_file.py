@@ -1,8 +1,11 @@
 """``.tokens`` files: codec codes in safetensors, with the codec's name and config hash.
 
 A file holds one tensor ``codes [B, K, F]`` (int16 when it fits) and string metadata:
-``codec`` (name), ``config_hash``, ``sample_rate``, ``num_samples`` (JSON list, one per
-item) and ``tokgen_version``. No pickle is involved in reading or writing.
+``format``, ``codec`` (name), ``config_hash``, ``sample_rate``, ``num_samples`` (JSON list,
+one per item) and ``tokgen_version``. No pickle is involved in reading or writing.
+
+The helpers :func:`codec_metadata`, :func:`codes_dtype`, :func:`read_metadata` and
+:func:`check_codec_hash` are shared with the token shards of :mod:`tokgen.data.tokenize`.
 """
 
 from __future__ import annotations
@@ -34,12 +37,53 @@ class TokenFile:
 
     def check_codec(self, codec: Codec) -> None:
         """Raise :class:`CodesError` unless these tokens were made by ``codec``'s architecture."""
-        if codec.config_hash != self.config_hash:
-            raise CodesError(
-                f"these tokens were made by {self.codec!r} (config hash {self.config_hash}), "
-                f"but the codec given is {codec.name!r} (config hash {codec.config_hash}); "
-                "decode with the codec that encoded them."
-            )
+        check_codec_hash(codec, self.codec, self.config_hash)
+
+
+def check_codec_hash(codec: Codec, name: str, config_hash: str) -> None:
+    """Raise :class:`CodesError` unless ``codec`` has the architecture tokens were made with."""
+    if codec.config_hash != config_hash:
+        raise CodesError(
+            f"these tokens were made by {name!r} (config hash {config_hash}), "
+            f"but the codec given is {codec.name!r} (config hash {codec.config_hash}); "
+            "decode with the codec that encoded them."
+        )
+
+
+def codec_metadata(codec: Codec, fmt: str) -> dict[str, str]:
+    """The string metadata every tokgen token file carries: format, codec, hash, rate, version."""
+    from tokgen import __version__
+
+    return {
+        "format": fmt,
+        "codec": codec.name,
+        "config_hash": codec.config_hash,
+        "sample_rate": str(codec.sample_rate),
+        "tokgen_version": __version__,
+    }
+
+
+def codes_dtype(codec: Codec) -> torch.dtype:
+    """The smallest integer dtype holding ``codec``'s codes on disk (int16 when it fits)."""
+    return torch.int16 if codec.cardinality <= 2**15 else torch.int32
+
+
+def read_metadata(path: str | os.PathLike, fmt: str = FORMAT) -> dict[str, str]:
+    """The metadata of token file ``path``; :class:`CodesError` unless it has format ``fmt``."""
+    path = Path(path)
+    if not path.is_file():
+        raise CodesError(f"token file not found: {path}.")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError) as err:
+        raise CodesError(f"{path} is not a tokgen token file: {err}.") from err
+    if metadata.get("format") != fmt:
+        raise CodesError(
+            f"{path} is not a tokgen token file of format {fmt!r} "
+            f"(its format is {metadata.get('format')!r})."
+        )
+    return metadata
 
 
 def save_tokens(
@@ -51,38 +95,26 @@ def save_tokens(
             f"codes must be [B, K, F] with one length per item; got {tuple(codes.shape)} "
             f"and {len(num_samples)} lengths."
         )
-    from tokgen import __version__
-
-    dtype = torch.int16 if codec.cardinality <= 2**15 else torch.int32
     metadata = {
-        "format": FORMAT,
-        "codec": codec.name,
-        "config_hash": codec.config_hash,
-        "sample_rate": str(codec.sample_rate),
+        **codec_metadata(codec, FORMAT),
         "num_samples": json.dumps([int(n) for n in num_samples]),
-        "tokgen_version": __version__,
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
-    save_file({"codes": codes.to(dtype).cpu().contiguous()}, str(tmp), metadata=metadata)
+    codes = codes.to(codes_dtype(codec)).cpu().contiguous()
+    save_file({"codes": codes}, str(tmp), metadata=metadata)
     os.replace(tmp, path)
     return path
 
 
 def load_tokens(path: str | os.PathLike) -> TokenFile:
     """Read a ``.tokens`` file written by :func:`save_tokens`."""
-    path = Path(path)
-    if not path.is_file():
-        raise CodesError(f"token file not found: {path}.")
+    metadata = read_metadata(path)
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
         codes = load_file(str(path))["codes"]
     except (SafetensorError, KeyError, OSError) as err:
         raise CodesError(f"{path} is not a tokgen token file: {err}.") from err
-    if metadata.get("format") != FORMAT:
-        raise CodesError(f"{path} is not a tokgen token file (format {metadata.get('format')!r}).")
     return TokenFile(
         codes=codes.long(),
         codec=metadata["codec"],
