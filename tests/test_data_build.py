@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from tokgen.cli import main
-from tokgen.data import build, render, system_tools
+from tokgen.data import build, midi, render, system_tools
 from tokgen.data.build import SPLITS, build_corpus, plan_corpus
 from tokgen.data.sentences import sentence
 from tokgen.data.voices import VOICE_BY_ID
@@ -184,3 +184,10 @@ def test_cli_build(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "clips" in out and "hours per kind" in out
     assert (tmp_path / "train.jsonl").is_file()
+
+
+def test_notes_fold_into_the_playable_range():
+    notes = [midi.Note(0, 1, key, 80) for key in (20, 40, 70, 90)]
+    keys = [note.key for note in midi.fold_into_range(notes, "contrabass")]
+    assert keys == [32, 40, 58, 54]
+    assert midi.fold_into_range(notes, "violin") == notes

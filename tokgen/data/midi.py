@@ -96,6 +96,26 @@ NO_LOW = {"celesta", "glockenspiel", "music box", "xylophone", "flute", "pan flu
           "soprano saxophone", "oboe", "harmonica", "violin"}  # fmt: skip
 
 
+# playable keys where the FluidR3 GM preset is silent outside them (measured)
+KEY_RANGES: dict[str, tuple[int, int]] = {"contrabass": (28, 59)}
+
+
+def fold_into_range(notes: list[Note], instrument: str) -> list[Note]:
+    """Notes moved by whole octaves into the instrument's :data:`KEY_RANGES` (if any)."""
+    if instrument not in KEY_RANGES:
+        return notes
+    low, high = KEY_RANGES[instrument]
+    folded = []
+    for note in notes:
+        key = note.key
+        while key > high:
+            key -= 12
+        while key < low:
+            key += 12
+        folded.append(Note(note.start, note.length, key, note.velocity))
+    return folded
+
+
 def registers_for(instrument: str) -> list[str]:
     """The registers of :data:`REGISTERS` that ``instrument`` is played in."""
     banned = ("high" if instrument in NO_HIGH else None, "low" if instrument in NO_LOW else None)

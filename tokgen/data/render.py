@@ -67,7 +67,7 @@ def _midi_notes(row: dict[str, Any]) -> tuple[list[midi.Note], int | None, bool]
             dynamics=p["dynamics"],
             style=p["style"],
         )
-        return notes, midi.INSTRUMENTS[row["class"]], False
+        return midi.fold_into_range(notes, row["class"]), midi.INSTRUMENTS[row["class"]], False
     if p["source"] == "drums":
         return (
             midi.drum_pattern(rng, beats=beats, style=p["style"], dynamics=p["dynamics"]),
