@@ -17,7 +17,7 @@ import tokgen
 from tokgen.cli import main
 from tokgen.errors import InvalidInputError, TokgenError
 from tokgen.eval import metrics
-from tokgen.eval.codec_eval import evaluate_codec, format_markdown, read_manifest
+from tokgen.eval.codec_eval import evaluate_codec, format_markdown, read_items
 
 SENTENCE = "The old man walked slowly to the river."
 RATE = 16_000
@@ -204,20 +204,20 @@ def test_evaluate_codec_limit_and_codebooks(manifest, debug_codec):
 def test_bad_manifests_raise_clear_errors(tmp_path, wav_file):
     path = tmp_path / "m.jsonl"
     with pytest.raises(InvalidInputError, match="not found"):
-        read_manifest(path)
+        read_items(path)
     path.write_text("\n\n")
     with pytest.raises(InvalidInputError, match="no rows"):
-        read_manifest(path)
+        read_items(path)
     good = json.dumps({"path": str(wav_file), "kind": "music"})
     path.write_text(good + "\n{not json\n")
     with pytest.raises(InvalidInputError, match=r"m\.jsonl:2: not valid JSON"):
-        read_manifest(path)
+        read_items(path)
     path.write_text(json.dumps({"path": str(wav_file)}) + "\n")
-    with pytest.raises(InvalidInputError, match=r":1: .*'path' and 'kind'"):
-        read_manifest(path)
+    with pytest.raises(InvalidInputError, match=r":1: a manifest row needs a 'kind'"):
+        read_items(path)
     path.write_text(good + "\n" + json.dumps({"path": "missing.wav", "kind": "speech"}) + "\n")
     with pytest.raises(InvalidInputError, match=r":2: audio file .*missing\.wav not found"):
-        read_manifest(path)
+        read_items(path)
 
 
 # ---- CLI -----------------------------------------------------------------------------

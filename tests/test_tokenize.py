@@ -210,7 +210,7 @@ ROW = '{"id": "a", "path": "a.wav", "duration": 1}\n'
         ("", "no rows"),
         (ROW + '{"id": "b",', r"train\.jsonl:2: not valid JSON"),
         ('{"id": "a", "path": "a.wav"}', "duration"),
-        (ROW + ROW, "already on line 1"),
+        (ROW + ROW, "appears twice"),
         ('["a.wav"]', "JSON object"),
     ],
 )

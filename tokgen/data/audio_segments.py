@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import torch
 from torch.utils.data import Dataset
 
 from tokgen import audio as audio_io
-from tokgen.errors import ConfigError
+from tokgen.data.manifest import read_manifest
+from tokgen.errors import ConfigError, InvalidInputError
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
 
@@ -21,17 +21,10 @@ def list_audio(source: str | Path) -> list[Path]:
     if source.is_dir():
         files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     elif source.is_file():
-        files = []
-        for number, line in enumerate(source.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                files.append(source.parent / row["path"])
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise ConfigError(
-                    f"{source}:{number}: not a manifest row with 'path' ({err})."
-                ) from err
+        try:
+            files = [source.parent / row["path"] for row in read_manifest(source, purpose="train")]
+        except InvalidInputError as err:
+            raise ConfigError(f"training data: {err}") from err
     else:
         raise ConfigError(f"training data {source} is neither a manifest file nor a folder.")
     if not files:

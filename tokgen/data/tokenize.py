@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 from tokgen import audio as audio_io
 from tokgen.codecs.base import Codec
 from tokgen.codecs.token_file import check_codec_hash, codec_metadata, codes_dtype, read_metadata
+from tokgen.data.manifest import read_manifest
 from tokgen.errors import CodesError, InvalidInputError, TokgenError
 from tokgen.hub import atomic_write_text, config_from_dict, sha256_file
 
@@ -220,7 +221,7 @@ def tokenize_manifest(
             f"batch_size and shard_size must be positive, got {batch_size} and {shard_size}."
         )
     manifest_path, out_dir = Path(manifest_path), Path(out_dir)
-    rows = read_manifest(manifest_path, with_sources=with_sources)
+    rows = read_rows(manifest_path, with_sources=with_sources)
     header = _make_header(codec, manifest_path, num_codebooks, shard_size, with_sources)
     _prepare_output(out_dir, header)
     shards = [rows[i : i + shard_size] for i in range(0, len(rows), shard_size)]
@@ -248,53 +249,27 @@ def tokenize_manifest(
     return TokenizeReport(done, skipped, failures, written, frames, time.perf_counter() - start)
 
 
-def read_manifest(path: str | os.PathLike, *, with_sources: bool = False) -> list[dict[str, Any]]:
-    """Rows of a JSONL manifest, each with a unique ``id``, a ``path`` and a ``duration``.
+def read_rows(path: str | os.PathLike, *, with_sources: bool = False) -> list[dict[str, Any]]:
+    """Manifest rows, each with a unique ``id``, a ``path`` and a positive ``duration``.
 
     With ``with_sources``, ``sources`` (if present) must list objects with a ``path``.
-    Raises :class:`InvalidInputError` for a missing or empty manifest or a bad line, naming it.
+    Raises :class:`InvalidInputError` naming the bad line.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError(
-            f"manifest {path} not found; pass a JSONL file from `tokgen data build`."
-        )
-    rows: list[dict[str, Any]] = []
-    lines: dict[str, int] = {}  # id -> line number
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        row = _parse_row(line, f"{path}:{number}", with_sources)
-        if row["id"] in lines:
-            raise InvalidInputError(
-                f"{path}:{number}: id {row['id']!r} is already on line {lines[row['id']]}; "
-                "ids must be unique."
-            )
-        lines[row["id"]] = number
-        rows.append(row)
-    if not rows:
-        raise InvalidInputError(f"manifest {path} has no rows; nothing to tokenize.")
-    return rows
+    seen: set[str] = set()
 
+    def check(row: dict[str, Any]) -> str | None:
+        problem = _row_problem(row, with_sources)
+        if problem is None and row["id"] in seen:
+            problem = f"id {row['id']!r} appears twice; ids must be unique"
+        seen.add(row.get("id"))
+        return problem
 
-def _parse_row(line: str, where: str, with_sources: bool) -> dict[str, Any]:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise InvalidInputError(
-            f"{where}: not valid JSON ({err.msg}); each line must be one JSON object."
-        ) from err
-    problem = _row_problem(row, with_sources)
-    if problem:
-        raise InvalidInputError(f"{where}: {problem}.")
-    return row
+    return read_manifest(path, check=check, purpose="tokenize")
 
 
 def _row_problem(row: Any, with_sources: bool) -> str | None:
-    if not isinstance(row, dict):
-        return "a manifest row must be a JSON object"
-    if not isinstance(row.get("id"), str) or not isinstance(row.get("path"), str):
-        return "a manifest row needs a string 'id' and 'path'"
+    if not isinstance(row.get("id"), str):
+        return "a manifest row needs a string 'id'"
     duration = row.get("duration")
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not duration > 0:
         return f"'duration' must be a positive number of seconds, got {duration!r}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 import statistics
 import time
@@ -28,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from tokgen import audio as audio_io
+from tokgen.data.manifest import read_manifest
 from tokgen.errors import InvalidInputError
 from tokgen.eval import metrics
 
@@ -145,49 +145,30 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
-def read_manifest(path: str | Path) -> list[ManifestItem]:
-    """Rows of a JSONL manifest (needs ``path`` and ``kind``; audio paths relative to it).
+def read_items(path: str | Path) -> list[ManifestItem]:
+    """Rows of a JSONL manifest with a ``kind`` whose audio file exists (paths relative to it).
 
-    Raises :class:`InvalidInputError` for a missing or empty manifest, a line that is not
-    a JSON object with those keys, or a missing audio file, naming the line.
+    Raises :class:`InvalidInputError` naming the bad line or the missing file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError(
-            f"manifest {path} not found; pass a JSONL file from `tokgen data build`."
-        )
-    items = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if line.strip():
-            items.append(_parse_row(line, f"{path}:{number}", path.parent))
-    if not items:
-        raise InvalidInputError(f"manifest {path} has no rows; nothing to evaluate.")
-    return items
+    root = Path(path).parent
 
+    def check(row: dict) -> str | None:
+        if "kind" not in row:
+            return "a manifest row needs a 'kind'"
+        if not (root / row["path"]).is_file():
+            return f"audio file {root / row['path']} not found (paths are relative to the manifest)"
+        return None
 
-def _parse_row(line: str, where: str, root: Path) -> ManifestItem:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise InvalidInputError(
-            f"{where}: not valid JSON ({err.msg}); each line must be one JSON object."
-        ) from err
-    if not isinstance(row, dict) or not isinstance(row.get("path"), str) or "kind" not in row:
-        raise InvalidInputError(
-            f"{where}: a manifest row must be an object with 'path' and 'kind'."
+    return [
+        ManifestItem(
+            id=str(row.get("id", row["path"])),
+            path=root / row["path"],
+            kind=str(row["kind"]),
+            engine=row.get("engine"),
+            transcript=row.get("transcript"),
         )
-    audio_path = root / row["path"]
-    if not audio_path.is_file():
-        raise InvalidInputError(
-            f"{where}: audio file {audio_path} not found (paths are relative to the manifest)."
-        )
-    return ManifestItem(
-        id=str(row.get("id", row["path"])),
-        path=audio_path,
-        kind=str(row["kind"]),
-        engine=row.get("engine"),
-        transcript=row.get("transcript"),
-    )
+        for row in read_manifest(path, check=check, purpose="evaluate")
+    ]
 
 
 def evaluate_codec(
@@ -212,7 +193,7 @@ def evaluate_codec(
         raise InvalidInputError(f"limit must be at least 1, got {limit}.")
     if speed_seconds <= 0:
         raise InvalidInputError(f"speed_seconds must be positive, got {speed_seconds}.")
-    items = read_manifest(manifest_path)[:limit]
+    items = read_items(manifest_path)[:limit]
     transcriber = metrics.Transcriber() if any(i.judged_by_asr for i in items) else None
     rows = tqdm(items, desc=f"eval {codec.name}", unit="clip", disable=not progress)
     scores = [_score_item(codec, item, count, transcriber) for item in rows]
