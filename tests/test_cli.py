@@ -11,7 +11,7 @@ import soundfile as sf
 from tokgen.cli import SAMPLE, build_parser, main
 from tokgen.codecs.token_file import load_tokens
 
-COMMANDS = ["codecs", "encode", "decode", "roundtrip", "download", "train", "bench"]
+COMMANDS = ["codecs", "encode", "decode", "roundtrip", "download", "data", "train", "bench", "eval"]
 
 
 def test_help_documents_every_command():
@@ -21,7 +21,14 @@ def test_help_documents_every_command():
     for command in COMMANDS:
         assert command in result.stdout
     parser = build_parser()
-    for argv in (["train", "codec", "--help"], ["bench", "codec", "--help"], ["encode", "--help"]):
+    for argv in (
+        ["train", "codec", "--help"],
+        ["bench", "codec", "--help"],
+        ["encode", "--help"],
+        ["data", "build", "--help"],
+        ["data", "tokenize", "--help"],
+        ["eval", "codec", "--help"],
+    ):
         with pytest.raises(SystemExit) as exit_:
             parser.parse_args(argv)
         assert exit_.value.code == 0
