@@ -94,8 +94,20 @@ def test_golden_codes_of_the_debug_codec(debug_codec):
     assert torch.equal(codes, again)
 
 
-GOLDEN_FIRST_CODES = [[21, 24, 21, 40], [53, 63, 53, 63], [13, 25, 41, 16], [13, 62, 54, 62]]
-GOLDEN_SUM = 1393
+GOLDEN_FIRST_CODES = [[1, 50, 5, 50], [27, 1, 26, 43], [26, 21, 34, 21], [18, 29, 9, 37]]
+GOLDEN_SUM = 1173
+
+
+def test_fresh_encoder_latents_carry_the_signal():
+    """A new codec's latent must vary with its input (default conv init left ~1e-3 of it,
+    and training collapsed onto one code)."""
+    torch.manual_seed(0)
+    codec = tokgen.load_codec("tokgen-codec-16k", pretrained=False)
+    with torch.no_grad():
+        latent = codec.encoder(0.1 * torch.randn(1, 1, 16_000))  # [1, D, F]
+        quiet = codec.decoder(latent)  # [1, 1, T]
+    assert latent.std(-1).mean() > 0.1
+    assert quiet.abs().max() < 0.5  # the decoder starts near silence
 
 
 def test_save_and_load_are_equal(tmp_path, debug_codec):

@@ -13,6 +13,7 @@ import torch
 from einops import rearrange
 from encodec.modules import SEANetDecoder, SEANetEncoder
 from encodec.quantization import ResidualVectorQuantizer
+from torch import nn
 
 from tokgen.codecs.base import Codec, CodecOutput
 
@@ -66,6 +67,7 @@ class EncodecCodec(Codec):
         self._hop = int(encoder.hop_length)
         super().__init__(config)
         self.encoder, self.decoder, self.quantizer = encoder, decoder, quantizer
+        _variance_preserving_init(self)
 
     @property
     def sample_rate(self) -> int:
@@ -113,3 +115,28 @@ class EncodecCodec(Codec):
             codes=rearrange(codes, "k b f -> b k f"),
             commitment_loss=commit.mean(),
         )
+
+
+OUTPUT_GAIN = 0.01  # the decoder starts near silence instead of at a loud random signal
+
+
+def _variance_preserving_init(codec: EncodecCodec) -> None:
+    """Kaiming-normal conv weights (ReLU gain), zero biases, a quiet decoder output layer.
+
+    torch's default conv init shrinks the signal ~2x per SEANet stage, so a fresh encoder's
+    latent is ~1e-3 signal and ~1 bias: the first k-means fit then sees near-identical
+    vectors and training collapses onto one code. This init keeps latents informative.
+    Official checkpoints overwrite it when loaded.
+    """
+    convs = [m for m in codec.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
+    with torch.no_grad():
+        for conv in convs:
+            mode = "fan_in" if isinstance(conv, nn.Conv1d) else "fan_out"
+            weight = conv.weight_v if hasattr(conv, "weight_v") else conv.weight
+            nn.init.kaiming_normal_(weight, mode=mode, nonlinearity="relu")
+            if hasattr(conv, "weight_g"):  # weight norm over all dims but the first
+                conv.weight_g.copy_(weight.norm(dim=(1, 2), keepdim=True))
+            if conv.bias is not None:
+                conv.bias.zero_()
+        output = [m for m in codec.decoder.modules() if isinstance(m, nn.Conv1d)][-1]
+        (output.weight_g if hasattr(output, "weight_g") else output.weight).mul_(OUTPUT_GAIN)
