@@ -136,7 +136,8 @@ def test_fp16_checkpoint_is_half_the_size_and_close(tmp_path, debug_codec):
     assert size16 < 0.6 * size32
     half = tokgen.load_codec(tmp_path / "fp16")
     latent = debug_codec.encode_latent(tone(0.2), 16_000)
-    assert torch.allclose(half.encode_latent(tone(0.2), 16_000), latent, atol=1e-2, rtol=1e-2)
+    error = (half.encode_latent(tone(0.2), 16_000) - latent).abs().max()
+    assert error < 1e-2 * latent.abs().max()  # fp16 weights: within 1 % of the latent's range
 
 
 def test_chunked_encoding_matches_whole_and_stays_bounded(debug_codec, monkeypatch):
