@@ -104,7 +104,7 @@ class Codec(nn.Module, ABC):
 
     def set_num_codebooks(self, num_codebooks: int) -> None:
         """Make ``encode`` emit ``num_codebooks`` codebooks by default."""
-        self._num_codebooks = self._check_num_codebooks(num_codebooks)
+        self._num_codebooks = self.check_num_codebooks(num_codebooks)
 
     def set_bandwidth(self, kbps: float) -> None:
         """Use as many codebooks as fit in ``kbps`` (at least one)."""
@@ -120,7 +120,8 @@ class Codec(nn.Module, ABC):
             )
         return min(count, self.max_codebooks)
 
-    def _check_num_codebooks(self, num_codebooks: int) -> int:
+    def check_num_codebooks(self, num_codebooks: int) -> int:
+        """``num_codebooks`` if this codec has that many (1..max), else InvalidInputError."""
         if not 1 <= num_codebooks <= self.max_codebooks:
             raise InvalidInputError(
                 f"num_codebooks must be in 1..{self.max_codebooks} for {self.name}, "
@@ -184,7 +185,7 @@ class Codec(nn.Module, ABC):
             raise InvalidInputError("pass num_codebooks or bandwidth, not both.")
         if bandwidth is not None:
             num_codebooks = self._codebooks_for_bandwidth(bandwidth)
-        count = self._check_num_codebooks(
+        count = self.check_num_codebooks(
             self.num_codebooks if num_codebooks is None else num_codebooks
         )
         padded, _ = self._prepare(wav, sample_rate, max_seconds)

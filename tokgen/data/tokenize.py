@@ -306,7 +306,7 @@ def _make_header(
         codec=codec.name,
         config_hash=codec.config_hash,
         weights_hash=_weights_hash(codec),
-        num_codebooks=codec._check_num_codebooks(count),  # the codec's own range check
+        num_codebooks=codec.check_num_codebooks(count),
         cardinality=codec.cardinality,
         frame_rate=codec.frame_rate,
         sample_rate=codec.sample_rate,

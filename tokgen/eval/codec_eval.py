@@ -186,7 +186,7 @@ def evaluate_codec(
     the first rows; ``speed_seconds`` is the length of the timing clip (shorten it for
     codecs far slower than real time). See the module docstring for what is measured.
     """
-    count = codec._check_num_codebooks(
+    count = codec.check_num_codebooks(
         codec.num_codebooks if num_codebooks is None else num_codebooks
     )
     if limit is not None and limit < 1:
