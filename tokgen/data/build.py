@@ -400,7 +400,7 @@ def build_corpus(out: str | Path, *, hours: float, seed: int = 0, jobs: int = 2)
     report = BuildReport(root)
     clips = [row for row in plan if row["kind"] != "mixture"]
     _run_jobs(clips, root, jobs, report, "clips")
-    done = {row["id"] for row in _finish_rows(clips, root)}
+    done = {row["id"] for row in clips if (root / row["path"]).is_file()}
     mixtures = [
         row for row in plan if row["kind"] == "mixture"
         and all(source["id"] in done for source in row["sources"])
