@@ -14,6 +14,7 @@ from tokgen.data.audio_segments import AudioSegmentDataset
 from tokgen.errors import ConfigError
 from tokgen.training.config import CodecTrainConfig
 from tokgen.training.losses import (
+    CompressedComplexSTFTLoss,
     MultiScaleMelLoss,
     discriminator_hinge_loss,
     feature_matching_loss,
@@ -31,6 +32,7 @@ class CodecTask:
         self.config = config
         self.codec = codec
         self.mel_loss = MultiScaleMelLoss(codec.sample_rate)
+        self.complex_loss = CompressedComplexSTFTLoss()
         self.discriminator: nn.Module | None = None
         if config.discriminator.enabled:
             from encodec.msstftd import MultiScaleSTFTDiscriminator
@@ -64,10 +66,15 @@ class CodecTask:
         out = codec(wav, self._num_codebooks())
         weights = self.config.loss
         self.mel_loss.to(wav.device)
+        self.complex_loss.to(wav.device)
         l1 = (out.audio - wav).abs().mean()
         mel = self.mel_loss(out.audio, wav)
         loss = weights.l1 * l1 + weights.mel * mel + weights.commitment * out.commitment_loss
         logs = {"l1": l1.item(), "mel": mel.item(), "commitment": out.commitment_loss.item()}
+        if weights.complex_stft > 0:
+            complex_stft = self.complex_loss(out.audio, wav)
+            loss = loss + weights.complex_stft * complex_stft
+            logs["complex_stft"] = complex_stft.item()
         adversarial = (
             "discriminator" in update.modules and step >= self.config.discriminator.start_step
         )
@@ -77,7 +84,8 @@ class CodecTask:
             fake_logits, _ = disc(out.audio.detach())
             d_loss = discriminator_hinge_loss(real_logits, fake_logits)
             update("discriminator", d_loss)
-            real_logits, real_maps = disc(wav)
+            with torch.no_grad():  # the real maps are only targets for feature matching
+                _, real_maps = disc(wav)
             fake_logits, fake_maps = disc(out.audio)
             adv = generator_hinge_loss(fake_logits)
             feat = feature_matching_loss(real_maps, fake_maps)
@@ -101,10 +109,25 @@ def codec_from_recipe(spec: object) -> Codec:
     raise ConfigError("the recipe's codec entry must be a codec name or a config mapping.")
 
 
+def _load_initial_weights(codec: Codec, path: str) -> None:
+    """Start from a saved codec's weights (a checkpoint in out_dir still wins on resume)."""
+    from tokgen.codecs.registry import load_codec
+
+    source = load_codec(path)
+    if source.config != codec.config:
+        raise ConfigError(
+            f"init_from={path!r} holds a different architecture than the recipe's codec; "
+            "train it with the same codec entry."
+        )
+    codec.load_state_dict(source.state_dict())
+
+
 def train_codec(config: CodecTrainConfig) -> Path:
     """Train (or resume) a codec; returns the exported ``out_dir/model`` directory."""
     torch.manual_seed(config.run.seed)
     codec = codec_from_recipe(config.codec)
+    if config.init_from is not None:
+        _load_initial_weights(codec, config.init_from)
     dataset = AudioSegmentDataset(
         config.data.train, codec.sample_rate, codec.channels, config.data.segment_seconds
     )

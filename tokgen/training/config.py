@@ -44,6 +44,7 @@ class RunConfig:
 class CodecLossConfig:
     l1: float = 0.1  # waveform L1
     mel: float = 1.0  # multi-scale mel (linear + log)
+    complex_stft: float = 0.0  # compressed complex STFT (phase-aware; matches the waveform)
     commitment: float = 1.0  # VQ commitment
     adversarial: float = 3.0  # used only with the discriminator
     feature: float = 3.0  # feature matching, only with the discriminator
@@ -73,6 +74,7 @@ class CodecTrainConfig:
     loss: CodecLossConfig = field(default_factory=CodecLossConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+    init_from: str | None = None  # a saved codec dir whose weights start a fresh run
 
 
 def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> CodecTrainConfig:
@@ -99,7 +101,7 @@ def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> Code
         name: config_from_dict(cls, raw.get(name) or {}, source=f"{path} [{name}]")
         for name, cls in classes.items()
     }
-    return CodecTrainConfig(codec=raw["codec"], **parts)
+    return CodecTrainConfig(codec=raw["codec"], init_from=raw.get("init_from"), **parts)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
