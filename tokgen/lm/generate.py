@@ -1,0 +1,172 @@
+"""The generation loop: AR first codebook (KV cache, CFG, EOS or fixed length), then the
+NAR codebooks. Works on :class:`~tokgen.tasks.Sequence` prefixes; see
+:mod:`tokgen.pipeline` for text and audio in, audio out."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from tokgen.lm.model import CodecLM
+from tokgen.lm.sampling import SamplingParams, guide, sample
+from tokgen.lm.transformer import KVCache
+from tokgen.tasks import Kind, Sequence, SequenceBatch, collate
+
+DEFAULT_SAMPLING = SamplingParams()
+GREEDY = SamplingParams(temperature=0.0)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long one item's target is: exactly ``frames``, or up to it when ``stop_at_eos``."""
+
+    frames: int
+    stop_at_eos: bool = False
+    min_frames: int = 1
+
+
+@torch.inference_mode()
+def generate_codes(
+    model: CodecLM,
+    prefixes: list[Sequence],
+    budgets: list[Budget],
+    generators: list[torch.Generator],
+    *,
+    unconditional: list[Sequence] | None = None,
+    cfg_scale: float = 1.0,
+    params: SamplingParams = DEFAULT_SAMPLING,
+    nar_params: SamplingParams = GREEDY,
+    use_cache: bool = True,
+    progress: bool = False,
+) -> list[torch.Tensor]:
+    """Codes ``[K, F_i]`` for each prefix (each ends at SEP).
+
+    With ``unconditional`` prefixes (the same items with their droppable conditions left
+    out), logits are guided by ``cfg_scale``; scale 1 is the conditional model exactly.
+    """
+    first = _generate_first_codebook(
+        model, prefixes, budgets, generators, unconditional, cfg_scale, params, use_cache, progress
+    )
+    return _fill_codebooks(model, prefixes, first, generators, unconditional, cfg_scale, nar_params)
+
+
+def _generate_first_codebook(
+    model: CodecLM,
+    prefixes: list[Sequence],
+    budgets: list[Budget],
+    generators: list[torch.Generator],
+    unconditional: list[Sequence] | None,
+    cfg_scale: float,
+    params: SamplingParams,
+    use_cache: bool,
+    progress: bool,
+) -> list[torch.Tensor]:
+    """AR loop -> first-codebook codes ``[F_i]`` per item."""
+    n = len(prefixes)
+    guided = unconditional is not None
+    batch = collate(prefixes + (unconditional or []), pad_left=True)
+    cache = KVCache() if use_cache else None
+    logits = model.ar_logits(batch, cache)[:, -1]  # [N or 2N, V+1]
+    next_position = batch.positions[:, -1] + 1
+    steps = max(b.frames for b in budgets)
+    tokens_so_far = torch.zeros(n, steps, dtype=torch.long)
+    lengths = torch.full((n,), -1)
+    eos = model.eos
+    for t in tqdm(range(steps), desc="generate", disable=not progress, leave=False):
+        scores = guide(logits, cfg_scale) if guided else logits.float()  # [N, V+1]
+        for i, budget in enumerate(budgets):
+            if not budget.stop_at_eos or t < budget.min_frames:
+                scores[i, eos] = float("-inf")
+        tokens = sample(scores, params, generators)  # [N]
+        tokens_so_far[:, t] = tokens
+        for i, budget in enumerate(budgets):
+            ended = tokens[i] == eos or t + 1 >= budget.frames
+            if lengths[i] < 0 and ended:
+                lengths[i] = t if tokens[i] == eos else t + 1
+        if (lengths >= 0).all():
+            break
+        step_tokens = torch.cat([tokens, tokens]) if guided else tokens
+        if cache is not None:
+            logits = model.ar_step(step_tokens, next_position, cache)
+        else:
+            batch = _append_frame(batch, step_tokens, next_position)
+            logits = model.ar_logits(batch)[:, -1]
+        next_position = next_position + 1
+    return [tokens_so_far[i, : lengths[i]] for i in range(n)]
+
+
+def _append_frame(
+    batch: SequenceBatch, tokens: torch.Tensor, positions: torch.Tensor
+) -> SequenceBatch:
+    """The batch with one more target frame (first codebook ``tokens``) per row."""
+    b, _, k = batch.codes.shape
+    codes = torch.full((b, 1, k), -1, dtype=torch.long)
+    codes[:, 0, 0] = tokens
+    return dataclasses.replace(
+        batch,
+        kinds=torch.cat([batch.kinds, torch.full((b, 1), int(Kind.TARGET))], dim=1),
+        ids=torch.cat([batch.ids, torch.zeros(b, 1, dtype=torch.long)], dim=1),
+        codes=torch.cat([batch.codes, codes], dim=1),
+        embeddings=torch.cat(
+            [batch.embeddings, batch.embeddings.new_zeros(b, 1, batch.embeddings.shape[2])], dim=1
+        ),
+        positions=torch.cat([batch.positions, positions[:, None]], dim=1),
+    )
+
+
+def _with_target(prefix: Sequence, first: torch.Tensor, num_codebooks: int) -> Sequence:
+    """``prefix`` followed by target frames whose first codebook is ``first [F]``."""
+    frames = torch.full((first.shape[0], num_codebooks), -1, dtype=torch.long)
+    frames[:, 0] = first
+    return dataclasses.replace(
+        prefix,
+        kinds=torch.cat([prefix.kinds, torch.full((first.shape[0],), int(Kind.TARGET))]),
+        ids=torch.cat([prefix.ids, torch.zeros(first.shape[0], dtype=torch.long)]),
+        codes=torch.cat([prefix.codes, frames]),
+        target_frames=int(first.shape[0]),
+    )
+
+
+def _fill_codebooks(
+    model: CodecLM,
+    prefixes: list[Sequence],
+    first: list[torch.Tensor],
+    generators: list[torch.Generator],
+    unconditional: list[Sequence] | None,
+    cfg_scale: float,
+    params: SamplingParams,
+) -> list[torch.Tensor]:
+    """NAR stages 1..K-1 over the AR output -> ``[K, F_i]`` per item."""
+    k = model.config.num_codebooks
+    n = len(prefixes)
+    out = [torch.zeros(k, f.shape[0], dtype=torch.long) for f in first]
+    for i, f in enumerate(first):
+        out[i][0] = f
+    todo = [i for i in range(n) if first[i].numel() > 0]
+    if not todo or k == 1:
+        return out
+    rows = [_with_target(prefixes[i], first[i], k) for i in todo]
+    if unconditional is not None:
+        rows += [_with_target(unconditional[i], first[i], k) for i in todo]
+    batch = collate(rows)
+    mask = batch.target_mask()  # [R, L]
+    for stage in range(1, k):
+        stages = torch.full((len(rows),), stage, dtype=torch.long)
+        logits = model.nar_logits(batch, stages)  # [R, L, V]
+        if unconditional is not None:
+            logits = guide(logits, cfg_scale)
+            row_mask = mask[: len(todo)]
+        else:
+            row_mask = mask
+        for j, i in enumerate(todo):
+            picked = sample(
+                logits[j][row_mask[j]], params, [generators[i]] * int(row_mask[j].sum())
+            )
+            out[i][stage] = picked
+            batch.codes[j, row_mask[j], stage] = picked
+            if unconditional is not None:
+                batch.codes[j + len(todo), mask[j + len(todo)], stage] = picked
+    return out

@@ -1,0 +1,129 @@
+"""A pre-norm transformer on scaled-dot-product attention, with a KV cache for decoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from einops import rearrange
+from torch import nn
+from torch.nn import functional
+
+
+@dataclass
+class KVCache:
+    """Keys and values of every layer for the positions seen so far.
+
+    ``keys[i]``/``values[i]`` are ``[B, H, S, D_head]``; ``padding`` is ``[B, S]`` (True at
+    padding keys, which are never attended to).
+    """
+
+    keys: list[torch.Tensor] = field(default_factory=list)
+    values: list[torch.Tensor] = field(default_factory=list)
+    padding: torch.Tensor | None = None
+
+    @property
+    def length(self) -> int:
+        return 0 if self.padding is None else int(self.padding.shape[1])
+
+
+class Attention(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+
+    def forward(
+        self,
+        x: torch.Tensor,  # [B, T, D]
+        mask: torch.Tensor,  # [B, 1, T, S] True where a query may attend to a key
+        cache: KVCache | None,
+        layer: int,
+    ) -> torch.Tensor:
+        q, k, v = rearrange(
+            self.qkv(x), "b t (three h d) -> three b h t d", three=3, h=self.n_heads
+        )
+        if cache is not None:
+            if layer < len(cache.keys):
+                k = torch.cat([cache.keys[layer], k], dim=2)  # [B, H, S, Dh]
+                v = torch.cat([cache.values[layer], v], dim=2)
+                cache.keys[layer], cache.values[layer] = k, v
+            else:
+                cache.keys.append(k)
+                cache.values.append(v)
+        y = functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.out(rearrange(y, "b h t d -> b t (h d)"))
+
+
+class Block(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, ff_mult: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attn = Attention(d_model, n_heads, dropout)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.ff = nn.Sequential(
+            nn.Linear(d_model, ff_mult * d_model),
+            nn.GELU(),
+            nn.Linear(ff_mult * d_model, d_model),
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, cache: KVCache | None, layer: int
+    ) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), mask, cache, layer))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class Transformer(nn.Module):
+    """``[B, T, D] -> [B, T, D]``; causal or bidirectional, with padding masked out."""
+
+    def __init__(
+        self, d_model: int, n_heads: int, n_layers: int, ff_mult: int, dropout: float, causal: bool
+    ) -> None:
+        super().__init__()
+        self.causal = causal
+        self.blocks = nn.ModuleList(
+            Block(d_model, n_heads, ff_mult, dropout) for _ in range(n_layers)
+        )
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(
+        self,
+        x: torch.Tensor,  # [B, T, D]
+        padding: torch.Tensor,  # [B, T] True at padding positions
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        """Run the new positions ``x``; with ``cache`` they follow the cached ones."""
+        past = 0 if cache is None else cache.length
+        keys_padding = padding
+        if cache is not None:
+            if cache.padding is not None:
+                keys_padding = torch.cat([cache.padding, padding], dim=1)  # [B, S]
+            cache.padding = keys_padding
+        mask = _attention_mask(padding, keys_padding, past, self.causal)
+        for i, block in enumerate(self.blocks):
+            x = block(x, mask, cache, i)
+        return self.norm(x)
+
+
+def _attention_mask(
+    query_padding: torch.Tensor, key_padding: torch.Tensor, past: int, causal: bool
+) -> torch.Tensor:
+    """``[B, 1, T, S]`` True where query t may attend key s.
+
+    A padding query attends to itself only, so no row is fully masked (SDPA would give
+    NaN); its output is never used.
+    """
+    t, s = query_padding.shape[1], key_padding.shape[1]
+    mask = ~key_padding[:, None, None, :]  # [B, 1, 1, S]
+    if causal:
+        query_at = torch.arange(t, device=key_padding.device)[:, None] + past
+        mask = mask & (torch.arange(s, device=key_padding.device)[None, :] <= query_at)
+    self_key = torch.zeros(t, s, dtype=torch.bool, device=key_padding.device)
+    self_key[torch.arange(t), torch.arange(t) + past] = True
+    return mask | (query_padding[:, None, :, None] & self_key)
