@@ -84,6 +84,20 @@ def test_init_from_refuses_another_architecture(audio_dir, tmp_path):
         train_codec(config)
 
 
+def test_freeze_keeps_the_tokens_fixed(audio_dir, tmp_path):
+    first = train_codec(tiny_config(audio_dir, tmp_path / "a", "run.max_steps=2"))
+    config = tiny_config(audio_dir, tmp_path / "b", "optim.lr=0.01")
+    config.init_from, config.freeze = str(first), ["encoder", "quantizer"]
+    second = train_codec(config)
+    a, b = tokgen.load_codec(first).state_dict(), tokgen.load_codec(second).state_dict()
+    frozen = [k for k in a if k.startswith(("encoder.", "quantizer."))]
+    assert frozen and all(torch.equal(a[k], b[k]) for k in frozen)  # incl. EMA codebooks
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("decoder."))
+    config.freeze = ["nonsense"]
+    with pytest.raises(ConfigError, match="no part 'nonsense'"):
+        train_codec(config)
+
+
 def test_complex_stft_loss_sees_phase():
     loss = CompressedComplexSTFTLoss()
     t = torch.arange(16_000) / 16_000

@@ -33,6 +33,9 @@ class CodecTask:
         self.codec = codec
         self.mel_loss = MultiScaleMelLoss(codec.sample_rate)
         self.complex_loss = CompressedComplexSTFTLoss()
+        self.frozen = [_codec_part(codec, name) for name in config.freeze]
+        for part in self.frozen:
+            part.requires_grad_(False)
         self.discriminator: nn.Module | None = None
         if config.discriminator.enabled:
             from encodec.msstftd import MultiScaleSTFTDiscriminator
@@ -63,6 +66,8 @@ class CodecTask:
     def train_step(self, wav: torch.Tensor, step: int, update: Updater) -> dict[str, float]:
         """``wav [B, C, S]`` -> one update of each module; returns scalar logs."""
         codec = update.modules["codec"]
+        for part in self.frozen:
+            part.eval()  # no EMA codebook updates: the codes stay exactly as they were
         out = codec(wav, self._num_codebooks())
         weights = self.config.loss
         self.mel_loss.to(wav.device)
@@ -107,6 +112,16 @@ def codec_from_recipe(spec: object) -> Codec:
     if isinstance(spec, dict):
         return build_codec(spec, source="recipe [codec]")
     raise ConfigError("the recipe's codec entry must be a codec name or a config mapping.")
+
+
+def _codec_part(codec: Codec, name: str) -> nn.Module:
+    part = getattr(codec, name, None)
+    if not isinstance(part, nn.Module):
+        raise ConfigError(
+            f"freeze: the codec has no part {name!r}; parts: "
+            f"{[n for n, _ in codec.named_children()]}."
+        )
+    return part
 
 
 def _load_initial_weights(codec: Codec, path: str) -> None:

@@ -75,6 +75,9 @@ class CodecTrainConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
     init_from: str | None = None  # a saved codec dir whose weights start a fresh run
+    freeze: list[str] = field(
+        default_factory=list
+    )  # codec parts kept fixed, e.g. [encoder, quantizer]
 
 
 def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> CodecTrainConfig:
@@ -101,7 +104,12 @@ def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> Code
         name: config_from_dict(cls, raw.get(name) or {}, source=f"{path} [{name}]")
         for name, cls in classes.items()
     }
-    return CodecTrainConfig(codec=raw["codec"], init_from=raw.get("init_from"), **parts)
+    return CodecTrainConfig(
+        codec=raw["codec"],
+        init_from=raw.get("init_from"),
+        freeze=list(raw.get("freeze") or []),
+        **parts,
+    )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
