@@ -223,6 +223,18 @@ def test_bad_manifest_is_refused(debug_codec, tmp_path, text, match):
         tokenize_manifest(debug_codec, tmp_path / "none.jsonl", tmp_path / "out", progress=False)
 
 
+def test_a_retrained_decoder_keeps_the_tokens_valid(debug_codec, manifest, tmp_path):
+    out = tmp_path / "tokens"
+    tokenize_manifest(debug_codec, manifest, out, progress=False)
+    tuned = build_codec(debug_codec.config)
+    tuned.load_state_dict(debug_codec.state_dict())
+    with torch.no_grad():
+        for parameter in tuned.decoder.parameters():
+            parameter.add_(0.1)
+    report = tokenize_manifest(tuned, manifest, out, progress=False)  # accepted: a resume
+    assert report.failed == 0 and report.done == 0 and report.skipped > 0
+
+
 def test_other_codec_is_refused(debug_codec, manifest, tmp_path):
     out = tmp_path / "tokens"
     tokenize_manifest(debug_codec, manifest, out, progress=False)

@@ -99,7 +99,7 @@ class TokenHeader:
 
     codec: str
     config_hash: str
-    weights_hash: str  # same architecture, other weights: other tokens
+    weights_hash: str  # of all but the decoder: other encoder weights, other tokens
     num_codebooks: int
     cardinality: int
     frame_rate: float
@@ -319,9 +319,12 @@ def _make_header(
 
 
 def _weights_hash(codec: Codec) -> str:
-    """Short SHA-256 of the codec's weights (16 hex digits)."""
+    """Short SHA-256 (16 hex digits) of the weights that make the tokens: all but the
+    decoder's, so a codec whose decoder was trained further still matches its tokens."""
     digest = hashlib.sha256()
     for name, tensor in sorted(codec.state_dict().items()):
+        if name.startswith("decoder."):
+            continue
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
