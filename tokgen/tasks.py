@@ -379,6 +379,11 @@ class SequenceBatch:
         """``[B, L]`` True at target frames."""
         return self.kinds == Kind.TARGET
 
+    def to(self, device: torch.device | str) -> SequenceBatch:
+        return SequenceBatch(
+            **{f.name: getattr(self, f.name).to(device) for f in dataclasses.fields(self)}
+        )
+
 
 def collate(sequences: list[Sequence], *, pad_left: bool = False) -> SequenceBatch:
     """Pad sequences into one batch (right padding for training, left for generation)."""

@@ -128,6 +128,10 @@ class CodecLM(nn.Module):
         return torch.einsum("bld,bvd->blv", h, self.nar_heads[stage - 1])
 
     # ---- training ------------------------------------------------------------------------
+    def forward(self, batch: SequenceBatch, stage: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The training losses (so DDP and peft wrappers see one call); see :meth:`losses`."""
+        return self.losses(batch, stage)
+
     def losses(self, batch: SequenceBatch, stage: torch.Tensor) -> dict[str, torch.Tensor]:
         """Cross-entropy on the target only: AR on the first codebook and EOS, NAR on
         codebook ``stage[b]``. Returns ``ar``, ``nar`` and their accuracies."""

@@ -112,6 +112,54 @@ def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> Code
     )
 
 
+@dataclass
+class LMDataConfig:
+    tokens: str  # a token corpus from `tokgen data tokenize` (with --with-sources for lass)
+    tasks: dict[str, float] = field(default_factory=lambda: {"tts": 1.0})  # sampling ratios
+    task_files: list[str] = field(default_factory=list)  # YAML-declared tasks to register
+    batch_size: int = 16
+    num_workers: int = 0
+
+
+@dataclass
+class LoraConfig:
+    rank: int = 0  # 0: full fine-tuning; > 0: LoRA adapters (peft) on the attention/MLP
+    alpha: float = 16.0
+    targets: list[str] = field(default_factory=lambda: ["qkv", "out"])
+
+
+@dataclass
+class LMTrainConfig:
+    """``tokgen train lm`` recipe: model sizes, token data and task mix, run, optimizer."""
+
+    data: LMDataConfig
+    run: RunConfig
+    model: dict[str, Any] = field(default_factory=dict)  # LMConfig fields
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    init_from: str | None = None  # an LM directory to fine-tune (its sizes win over model)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+
+def load_lm_train_config(path: str | Path, overrides: list[str] = ()) -> LMTrainConfig:
+    """Read an LM recipe and apply ``section.key=value`` overrides (values parsed as YAML)."""
+    raw = _read_yaml(Path(path))
+    for item in overrides:
+        _apply_override(raw, item)
+    known = {f.name for f in dataclasses.fields(LMTrainConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}.")
+    for required in ("data", "run"):
+        if required not in raw:
+            raise ConfigError(f"{path}: the recipe needs a {required!r} section.")
+    classes = {"data": LMDataConfig, "run": RunConfig, "optim": OptimConfig, "lora": LoraConfig}
+    parts = {
+        name: config_from_dict(cls, raw.get(name) or {}, source=f"{path} [{name}]")
+        for name, cls in classes.items()
+    }
+    return LMTrainConfig(model=raw.get("model") or {}, init_from=raw.get("init_from"), **parts)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}.")

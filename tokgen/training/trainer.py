@@ -59,7 +59,7 @@ class Updater:
         optimizer.step()
 
 
-StepFn = Callable[[torch.Tensor, int, Updater], dict[str, float]]
+StepFn = Callable[[Any, int, Updater], dict[str, float]]
 
 
 class Trainer:
@@ -75,6 +75,7 @@ class Trainer:
         batch_size: int,
         num_workers: int = 0,
         config: dict[str, Any] | None = None,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
     ) -> None:
         self.run = run
         self.out_dir = Path(run.out_dir)
@@ -90,6 +91,7 @@ class Trainer:
         self.dataset = dataset
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self.collate_fn = collate_fn  # items -> a batch with .to(device); default stacks tensors
         names = list(modules)
         optimizers = [
             torch.optim.AdamW(
@@ -143,7 +145,7 @@ class Trainer:
         base = (self.run.seed * 1_000_003 + epoch) * len(self.dataset)
         return [(index, base + index) for index in mine]
 
-    def _batches(self) -> Iterator[torch.Tensor]:
+    def _batches(self) -> Iterator[Any]:
         """Batches from the current step on, forever."""
         epoch, skip = divmod(self.step, self.batches_per_epoch)
         while True:
@@ -154,6 +156,10 @@ class Trainer:
                 batch_size=self.batch_size,
                 num_workers=self.num_workers,
                 drop_last=True,
+                collate_fn=self.collate_fn,
+                # its own generator: starting a loader must not draw from the global RNG,
+                # or a resumed run (new loader after the RNG restore) would drift
+                generator=torch.Generator().manual_seed(self.run.seed + epoch),
             )
             for batch in loader:
                 yield batch.to(self.accelerator.device)

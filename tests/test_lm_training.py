@@ -1,0 +1,142 @@
+"""``tokgen train lm`` on a tiny token corpus: all four tasks, a YAML task, resume, LoRA."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+from conftest import tone
+
+from tokgen.data.tokenize import TokenCorpus, tokenize_manifest
+from tokgen.errors import ConfigError
+from tokgen.lm.checkpoint import load_lm
+from tokgen.lm.examples import TaskExamples
+from tokgen.tasks import get_task, load_task
+from tokgen.text import TextFrontend
+from tokgen.training.config import load_lm_train_config
+from tokgen.training.lm_training import train_lm
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = REPO / "lm" / "tiny.yaml"
+SENTENCES = ["The cat sat down.", "A dog ran home.", "Birds sing at 5.", "Rain fell today."]
+
+
+def _wav(root: Path, name: str, seconds: float, freq: float) -> str:
+    sf.write(root / name, tone(seconds, freq=freq).T.numpy(), 16_000)
+    return name
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory, debug_codec) -> Path:
+    """Speech (2 voices) and noisy copies, music with captions, and a 2-source mixture."""
+    root = tmp_path_factory.mktemp("corpus")
+    rows = []
+    for i, text in enumerate(SENTENCES):
+        rows.append({
+            "id": f"speech-{i}", "kind": "speech", "transcript": text, "voice": f"v{i % 2}",
+            "captions": ["a person speaking"], "duration": 0.6, "sample_rate": 16_000,
+            "path": _wav(root, f"s{i}.wav", 0.6, 150 + 20 * i),
+        })  # fmt: skip
+        rows.append({
+            "id": f"noisy-{i}", "kind": "noisy_speech", "duration": 0.6, "sample_rate": 16_000,
+            "path": _wav(root, f"n{i}.wav", 0.6, 160 + 20 * i), "clean_path": f"s{i}.wav",
+        })  # fmt: skip
+    for i in range(2):
+        rows.append({
+            "id": f"music-{i}", "kind": "music", "captions": [f"a flute {i}", f"flute tune {i}"],
+            "duration": 1.0, "sample_rate": 16_000, "path": _wav(root, f"m{i}.wav", 1.0, 400 + 50 * i),
+        })  # fmt: skip
+    sources = [
+        {"path": _wav(root, f"x-s{j}.wav", 1.0, 300 + 200 * j), "query": ["speech", "a flute"][j]}
+        for j in range(2)
+    ]
+    rows.append({
+        "id": "mixture-0", "kind": "mixture", "captions": ["speech and a flute"], "duration": 1.0,
+        "sample_rate": 16_000, "path": _wav(root, "x.wav", 1.0, 500), "sources": sources,
+    })  # fmt: skip
+    manifest = root / "train.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = root / "tokens"
+    tokenize_manifest(debug_codec, manifest, out, with_sources=True, progress=False)
+    return out
+
+
+def tiny(tokens: Path, out: Path, *extra: str):
+    return load_lm_train_config(TINY, [f"data.tokens={tokens}", f"run.out_dir={out}", *extra])
+
+
+def test_examples_follow_the_task_specs(tokens):
+    corpus = TokenCorpus(tokens)
+    embed = lambda text: torch.full((384,), float(len(text)))  # noqa: E731
+    rng = random.Random(0)
+    tts = TaskExamples(get_task("tts"), corpus, TextFrontend(), embed)
+    assert len(tts) == 4
+    example = tts.draw(rng)
+    assert example.target.shape[0] == 4 and example.target.shape[1] == 30  # whole utterance
+    assert example.conditions["prompt_audio"].shape[0] == 4
+    lass = TaskExamples(get_task("lass"), corpus, TextFrontend(), embed)
+    assert len(lass) == 2  # one example per source
+    example = lass.draw(rng)
+    assert example.conditions["audio"].shape == example.target.shape  # aligned crops
+    assert example.conditions["text"][0].item() in (len("speech"), len("a flute"))
+    cont = TaskExamples(get_task("continuation"), corpus, TextFrontend(), embed)
+    example = cont.draw(rng)
+    prompt = example.conditions["audio"]
+    whole = next(
+        corpus.codes(i)
+        for i in range(len(corpus))
+        if torch.equal(corpus.codes(i)[:, : prompt.shape[1]], prompt)
+    )
+    target = example.target
+    assert torch.equal(whole[:, prompt.shape[1] : prompt.shape[1] + target.shape[1]], target)
+
+
+def test_train_lm_all_tasks_and_resume(tokens, tmp_path):
+    export = train_lm(tiny(tokens, tmp_path / "run"))
+    model = load_lm(export)
+    assert model.config.tasks == ["tts", "tta", "lass", "continuation"]
+    assert (tmp_path / "run" / "caption_embeddings.safetensors").is_file()
+    straight = train_lm(tiny(tokens, tmp_path / "a", "run.max_steps=4", "run.save_every=2"))
+    train_lm(tiny(tokens, tmp_path / "b", "run.max_steps=2", "run.save_every=2"))
+    resumed = train_lm(tiny(tokens, tmp_path / "b", "run.max_steps=4", "run.save_every=2"))
+    a, b = load_lm(straight).state_dict(), load_lm(resumed).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("lora", [0, 4])
+def test_fine_tune_on_a_yaml_task(tokens, tmp_path, lora):
+    base = train_lm(tiny(tokens, tmp_path / "base"))
+    config = tiny(
+        tokens,
+        tmp_path / "tuned",
+        "data.tasks={enhance: 1.0}",
+        f"data.task_files=[{REPO / 'lm' / 'tasks' / 'enhance.yaml'}]",
+        f"lora.rank={lora}",
+    )
+    config.init_from = str(base)
+    tuned = load_lm(train_lm(config))
+    assert tuned.config.tasks == ["tts", "tta", "lass", "continuation", "enhance"]
+    before = load_lm(base).state_dict()
+    after = tuned.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    if lora:  # LoRA touches the attention projections only
+        changed = {k for k in before if not torch.equal(before[k], after[k])}
+        assert changed and all(".attn." in k for k in changed)
+
+
+def test_lm_config_errors(tokens, tmp_path):
+    with pytest.raises(ConfigError, match="unknown section"):
+        load_lm_train_config(TINY, ["nope.x=1"])
+    with pytest.raises(ConfigError, match="holds 'tokgen-codec-debug'"):
+        train_lm(tiny(tokens, tmp_path / "r", "model.codec=tokgen-codec-16k"))
+    with pytest.raises(ConfigError, match="codebooks"):
+        train_lm(tiny(tokens, tmp_path / "r", "model.num_codebooks=8"))
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\nconditions:\n  - {name: a, type: audio, field: nothing_here}\n")
+    load_task(path)
+    with pytest.raises(ConfigError, match="no row"):
+        train_lm(tiny(tokens, tmp_path / "r", "data.tasks={bad: 1.0}"))
