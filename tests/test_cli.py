@@ -11,7 +11,10 @@ import soundfile as sf
 from tokgen.cli import SAMPLE, build_parser, main
 from tokgen.codecs.token_file import load_tokens
 
-COMMANDS = ["codecs", "encode", "decode", "roundtrip", "download", "data", "train", "bench", "eval"]
+COMMANDS = [
+    "codecs", "encode", "decode", "roundtrip", "download", "data", "train", "bench", "eval",
+    "generate",
+]  # fmt: skip
 
 
 def test_help_documents_every_command():
@@ -28,6 +31,8 @@ def test_help_documents_every_command():
         ["data", "build", "--help"],
         ["data", "tokenize", "--help"],
         ["eval", "codec", "--help"],
+        ["train", "lm", "--help"],
+        *[["generate", task, "--help"] for task in ("tts", "tta", "lass", "continuation")],
     ):
         with pytest.raises(SystemExit) as exit_:
             parser.parse_args(argv)
@@ -88,3 +93,23 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
     )
     assert "not found" in capsys.readouterr().err
     assert main(["decode", str(tmp_path / "none.tokens"), "-o", str(tmp_path / "o.wav")]) == 2
+
+
+def test_generate_every_task(tmp_path, wav_file, capsys):
+    debug = ["--model", "tokgen-lm-debug", "--seed", "0"]
+    runs = {
+        "tts": ["tts", "Good morning.", "--prompt", str(wav_file), "--duration", "0.4"],
+        "tta": ["tta", "rain on a tin roof", "--duration", "0.3"],
+        "lass": ["lass", "the flute", "--audio", str(wav_file)],
+        "continuation": ["continuation", "--audio", str(wav_file), "--duration", "0.2"],
+    }
+    for task, argv in runs.items():
+        out = tmp_path / f"{task}.wav"
+        assert main(["generate", *argv, "-o", str(out), *debug]) == 0, task
+        assert sf.info(out).samplerate == 16_000
+    assert sf.info(tmp_path / "lass.wav").frames == 8000  # as long as the mixture
+    assert (
+        main(["generate", "tta", "rain", "--duration", "99", "-o", str(tmp_path / "x.wav"), *debug])
+        == 2
+    )
+    assert "duration must be between" in capsys.readouterr().err

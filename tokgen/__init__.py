@@ -20,6 +20,7 @@ from tokgen.errors import (
 
 if TYPE_CHECKING:
     from tokgen.codecs import Codec
+    from tokgen.pipeline import GenerationOutput, TokgenModel
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,8 @@ __all__ = [
     "PretrainedNotFoundError",
     "TokgenError",
     "__version__",
+    "generate",
+    "load",
     "load_codec",
 ]
 
@@ -42,3 +45,20 @@ def load_codec(name_or_path: str = "tokgen-codec-16k", **kwargs: Any) -> Codec:
     from tokgen.codecs import load_codec as _load_codec
 
     return _load_codec(name_or_path, **kwargs)
+
+
+def load(name_or_path: str = "tokgen-small") -> TokgenModel:
+    """Load a generative model by name or directory; see :func:`tokgen.pipeline.load`."""
+    from tokgen.pipeline import load as _load
+
+    return _load(name_or_path)
+
+
+_DEFAULT_MODEL: dict[str, TokgenModel] = {}
+
+
+def generate(task: str, text: Any = None, **kwargs: Any) -> GenerationOutput:
+    """``model.generate(...)`` on the shipped default model (loaded once per process)."""
+    if "model" not in _DEFAULT_MODEL:
+        _DEFAULT_MODEL["model"] = load()
+    return _DEFAULT_MODEL["model"].generate(task, text, **kwargs)

@@ -123,6 +123,38 @@ def cmd_train_codec(args: argparse.Namespace) -> None:
     print(f"trained codec written to {train_codec(config)}")
 
 
+def cmd_train_lm(args: argparse.Namespace) -> None:
+    from tokgen.training.config import load_lm_train_config
+    from tokgen.training.lm_training import train_lm
+
+    config = load_lm_train_config(args.config, args.set or [])
+    print(f"trained LM written to {train_lm(config)}")
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    import tokgen
+
+    model = tokgen.load(args.model)
+    kwargs = {
+        "text": args.text,
+        "audio": args.audio,
+        "prompt_audio": args.prompt,
+        "duration": args.duration,
+    }
+    out = model.generate(
+        args.task,
+        **{k: v for k, v in kwargs.items() if v is not None},
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        cfg_scale=args.cfg_scale,
+        seed=args.seed,
+        progress=True,
+    )
+    for path in out.save(args.output):
+        print(path)
+
+
 def cmd_bench_codec(args: argparse.Namespace) -> None:
     from tokgen.eval.bench import bench_codecs, format_table
 
@@ -285,6 +317,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="KEY=VALUE", help="override, e.g. run.max_steps=100"
     )
     p.set_defaults(func=cmd_train_codec)
+    p = train_kinds.add_parser(
+        "lm",
+        help="train or fine-tune the codec LM on a token corpus (see lm/*.yaml); rerun to resume",
+    )
+    p.add_argument("--config", required=True, help="recipe YAML, e.g. lm/tokgen_small.yaml")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override, e.g. run.max_steps=100"
+    )
+    p.set_defaults(func=cmd_train_lm)
+
+    generate = commands.add_parser("generate", help="generate audio with a codec LM")
+    tasks = generate.add_subparsers(dest="task", required=True, metavar="TASK")
+    usage = {
+        "tts": ("text-to-speech in the voice of --prompt", "the words to speak"),
+        "tta": ("text-to-audio from a caption", "a description of the sound"),
+        "lass": ("separate the source a query names from --audio", "the source to keep"),
+        "continuation": ("continue --audio (optional caption)", "an optional caption"),
+    }
+    for task, (help_text, text_help) in usage.items():
+        p = tasks.add_parser(task, help=help_text)
+        p.add_argument("text", nargs="?" if task == "continuation" else None, help=text_help)
+        if task == "tts":
+            p.add_argument("--prompt", required=True, help="a few seconds of the voice to imitate")
+        if task in ("lass", "continuation"):
+            p.add_argument("--audio", required=True, help="the mixture / the audio to continue")
+        p.add_argument(
+            "--duration",
+            type=float,
+            help="seconds (default: 4; lass: the mixture's; tts: until done)",
+        )
+        p.add_argument("-o", "--output", required=True, help="output .wav (stem-i.wav per item)")
+        p.add_argument("--model", default="tokgen-small", help="model name or directory")
+        p.add_argument("--temperature", type=float, default=1.0)
+        p.add_argument("--top-k", type=int, default=0, help="0: off")
+        p.add_argument("--top-p", type=float, default=1.0, help="1: off")
+        p.add_argument("--cfg-scale", type=float, default=3.0, help="classifier-free guidance")
+        p.add_argument("--seed", type=int, default=None)
+        p.set_defaults(func=cmd_generate, prompt=None, audio=None)
 
     bench = commands.add_parser("bench", help="speed benchmarks")
     bench_kinds = bench.add_subparsers(dest="kind", required=True, metavar="KIND")
