@@ -108,6 +108,22 @@ def test_complex_stft_loss_sees_phase():
     assert loss(shifted, wave).item() > loss(1.1 * wave, wave).item()
 
 
+def test_warmup_ramps_the_learning_rate_and_resumes_exactly(audio_dir, tmp_path):
+    warm = "optim.warmup_steps=4"
+    train_codec(tiny_config(audio_dir, tmp_path / "b", warm, "run.max_steps=2"))
+    state = torch.load(
+        tmp_path / "b" / "checkpoints" / "step_00000002" / "custom_checkpoint_0.pkl",
+        weights_only=True,
+    )
+    assert state["last_epoch"] == 2
+    assert state["_last_lr"][0] == pytest.approx(0.75 * 3e-4)  # step 3 of 4 of the ramp
+    resumed = train_codec(tiny_config(audio_dir, tmp_path / "b", warm))
+    straight = train_codec(tiny_config(audio_dir, tmp_path / "a", warm))
+    a = tokgen.load_codec(straight).state_dict()
+    b = tokgen.load_codec(resumed).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_config_errors(tmp_path, audio_dir):
     with pytest.raises(ConfigError, match="unknown field"):
         load_codec_train_config(TINY, ["run.max_stepz=3"])

@@ -27,6 +27,7 @@ class OptimConfig:
     betas: tuple[float, float] = (0.5, 0.9)
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
+    warmup_steps: int = 0  # linear learning-rate warm-up over this many steps
 
 
 @dataclass

@@ -44,11 +44,13 @@ class Updater:
         modules: dict[str, nn.Module],
         optimizers: dict[str, torch.optim.Optimizer],
         grad_clip: float,
+        schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] | None = None,
     ) -> None:
         self.accelerator = accelerator
         self.modules = modules
         self.optimizers = optimizers
         self.grad_clip = grad_clip
+        self.schedulers = schedulers or {}
 
     def __call__(self, name: str, loss: torch.Tensor) -> None:
         optimizer = self.optimizers[name]
@@ -57,6 +59,8 @@ class Updater:
         if self.grad_clip > 0:
             self.accelerator.clip_grad_norm_(self.modules[name].parameters(), self.grad_clip)
         optimizer.step()
+        if name in self.schedulers:
+            self.schedulers[name].step()
 
 
 StepFn = Callable[[Any, int, Updater], dict[str, float]]
@@ -105,7 +109,17 @@ class Trainer:
         prepared = self.accelerator.prepare(*[modules[n] for n in names], *optimizers)
         self.modules = dict(zip(names, prepared[: len(names)]))
         self.optimizers = dict(zip(names, prepared[len(names) :]))
-        self.updater = Updater(self.accelerator, self.modules, self.optimizers, optim.grad_clip)
+        schedulers = {}
+        if optim.warmup_steps > 0:  # linear warm-up, then constant
+            warmup = optim.warmup_steps
+            for name, optimizer in self.optimizers.items():
+                schedulers[name] = torch.optim.lr_scheduler.LambdaLR(
+                    optimizer, lambda step: min(1.0, (step + 1) / warmup)
+                )
+                self.accelerator.register_for_checkpointing(schedulers[name])
+        self.updater = Updater(
+            self.accelerator, self.modules, self.optimizers, optim.grad_clip, schedulers
+        )
         self.step = 0
         self.batches_per_epoch = self._batches_per_epoch()
         if self.accelerator.is_main_process:
