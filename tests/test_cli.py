@@ -32,6 +32,7 @@ def test_help_documents_every_command():
         ["data", "tokenize", "--help"],
         ["eval", "codec", "--help"],
         ["train", "lm", "--help"],
+        ["bench", "tts", "--help"],
         *[["generate", task, "--help"] for task in ("tts", "tta", "lass", "continuation")],
     ):
         with pytest.raises(SystemExit) as exit_:

@@ -125,3 +125,16 @@ def test_unknown_model_and_untrained_task(model):
     register_task(TaskSpec("only_here", (ConditionSpec("text", "embedding", "captions"),)))
     with pytest.raises(InvalidInputError, match="not trained for task"):
         model.generate("only_here", "x")
+
+
+def test_bench_tts_runs_side_by_side(model):
+    from tokgen.eval.bench import bench_tts, format_lm_table
+
+    results = bench_tts(model, seconds=0.2, repeats=1, batch=2)
+    assert [r.setting for r in results] == [
+        "kv cache, batch 1",
+        "no cache, batch 1",
+        "kv cache, batch 2",
+    ]
+    assert results[0].relative == 1.0 and all(r.speedup > 0 for r in results)
+    assert "x realtime" in format_lm_table(results, 0.2)

@@ -155,6 +155,18 @@ def cmd_generate(args: argparse.Namespace) -> None:
         print(path)
 
 
+def cmd_bench_tts(args: argparse.Namespace) -> None:
+    import torch
+
+    from tokgen.eval.bench import bench_tts, format_lm_table
+    from tokgen.pipeline import from_recipe, load
+
+    torch.manual_seed(0)
+    model = from_recipe(args.recipe) if args.recipe else load(args.model)
+    results = bench_tts(model, seconds=args.seconds, repeats=args.repeats, batch=args.batch)
+    print(format_lm_table(results, args.seconds))
+
+
 def cmd_bench_codec(args: argparse.Namespace) -> None:
     from tokgen.eval.bench import bench_codecs, format_table
 
@@ -368,6 +380,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", help="also write the results here")
     p.set_defaults(func=cmd_bench_codec)
+    p = bench_kinds.add_parser(
+        "tts", help="TTS speed: KV cache vs none at batch 1, and batch throughput, side by side"
+    )
+    p.add_argument("--model", default="tokgen-small", help="model name or directory")
+    p.add_argument("--recipe", help="time a random model with an LM recipe's sizes instead")
+    p.add_argument("--seconds", type=float, default=3.0, help="audio to generate (default 3)")
+    p.add_argument("--batch", type=int, default=8, help="batch of the throughput row (default 8)")
+    p.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3)")
+    p.set_defaults(func=cmd_bench_tts)
 
     evaluate = commands.add_parser("eval", help="evaluate models on a held-out manifest")
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True, metavar="KIND")

@@ -286,6 +286,20 @@ def _pick(value: Any, i: int) -> Any:
     return value[i] if isinstance(value, list) else value
 
 
+def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
+    """A randomly initialised model with the sizes of an LM recipe, on a random-init codec
+    of its architecture (for speed measurements; nothing is loaded)."""
+    from tokgen.codecs import load_codec
+    from tokgen.hub import config_from_dict
+    from tokgen.training.config import load_lm_train_config
+
+    recipe_config = load_lm_train_config(recipe)
+    fields = {"text_vocab": TextFrontend().vocab_size, **recipe_config.model}
+    fields.setdefault("tasks", list(recipe_config.data.tasks))
+    lm = CodecLM(config_from_dict(LMConfig, fields, source=f"{recipe} [model]"))
+    return TokgenModel(lm, load_codec(lm.config.codec, pretrained=False), f"random {recipe}")
+
+
 def load(name_or_path: str | os.PathLike = "tokgen-small") -> TokgenModel:
     """A shipped model by name (``tokgen-small``), an LM directory, or ``tokgen-lm-debug``
     (a tiny random model on the debug codec, for tests)."""

@@ -5,10 +5,14 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from tokgen.codecs import Codec, load_codec
+
+if TYPE_CHECKING:
+    from tokgen.pipeline import TokgenModel
 
 
 @dataclass
@@ -69,4 +73,81 @@ def format_table(results: list[CodecSpeed]) -> str:
             f"{r.codec:<22} {r.seconds:>6.1f}s {r.batch:>5} {r.median_s:>9.3f} "
             f"{r.speedup:>11.1f} {r.relative:>9.2f}"
         )
+    return "\n".join(lines)
+
+
+@dataclass
+class LMSpeed:
+    """One TTS generation setting: ``speedup`` = generated audio seconds per wall second."""
+
+    setting: str
+    batch: int
+    median_s: float
+    speedup: float
+    relative: float  # speedup / the first setting's
+
+
+def bench_tts(
+    model: TokgenModel,
+    *,
+    seconds: float = 3.0,
+    repeats: int = 3,
+    batch: int = 8,
+) -> list[LMSpeed]:
+    """Time TTS of a ``seconds``-long target (AR + NAR + codec decode) side by side:
+    batch 1 with the KV cache, batch 1 without it, and ``batch`` items with it.
+
+    The end token is held back so every run makes exactly ``seconds`` of audio; the voice
+    prompt is 3 s of fixed random codes (encoding it is not timed).
+    """
+    from tokgen.lm.generate import Budget, generate_codes
+    from tokgen.lm.sampling import generators_for
+    from tokgen.tasks import build_sequence, get_task
+
+    config = model.config
+    frames = round(seconds * config.frame_rate)
+    prompt = torch.randint(
+        0, config.cardinality, (config.num_codebooks, round(3 * config.frame_rate)),
+        generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    text = model.frontend.encode("The quick brown fox jumps over the lazy dog.")
+    prefix = build_sequence(
+        get_task("tts"),
+        config.tasks.index("tts"),
+        {"text": text, "prompt_audio": prompt},
+        None,
+        num_codebooks=config.num_codebooks,
+        embedding_dim=config.embedding_dim,
+    )
+    budget = Budget(frames, stop_at_eos=True, min_frames=frames)
+    settings = [("kv cache, batch 1", 1, True), ("no cache, batch 1", 1, False)]
+    settings.append((f"kv cache, batch {batch}", batch, True))
+
+    def run(n: int, cache: bool) -> None:
+        codes = generate_codes(
+            model.lm, [prefix] * n, [budget] * n, generators_for(0, n), use_cache=cache
+        )
+        model.codec.decode(torch.stack(codes))
+
+    run(1, True)  # warm-up
+    times: list[list[float]] = [[] for _ in settings]
+    for _ in range(repeats):
+        for i, (_, n, cache) in enumerate(settings):
+            start = time.perf_counter()
+            run(n, cache)
+            times[i].append(time.perf_counter() - start)
+    results = []
+    for (name, n, _), spent in zip(settings, times):
+        median = statistics.median(spent)
+        results.append(LMSpeed(name, n, median, n * seconds / median, 1.0))
+    for result in results:
+        result.relative = result.speedup / results[0].speedup
+    return results
+
+
+def format_lm_table(results: list[LMSpeed], seconds: float) -> str:
+    lines = [f"TTS of {seconds:g} s of audio (AR + NAR + decode), medians of interleaved rounds"]
+    lines.append(f"{'setting':<20} {'median s':>9} {'x realtime':>11} {'relative':>9}")
+    for r in results:
+        lines.append(f"{r.setting:<20} {r.median_s:>9.3f} {r.speedup:>11.2f} {r.relative:>9.2f}")
     return "\n".join(lines)
