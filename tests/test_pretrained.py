@@ -1,0 +1,47 @@
+"""The shipped default codec: loads offline, round-trips a clip, and is trained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from conftest import tone
+
+import tokgen
+from tokgen.codecs.registry import PRETRAINED_DIR
+from tokgen.eval.metrics import mel_distance
+
+SHIPPED = PRETRAINED_DIR / "tokgen-codec-16k"
+
+
+def test_shipped_codec_is_small_fp16_safetensors():
+    weights = SHIPPED / "model.safetensors"
+    assert weights.stat().st_size < 30 * 2**20
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        dtypes = {handle.get_slice(k).get_dtype() for k in handle.keys()}
+    assert "F16" in dtypes and "F32" not in dtypes
+
+
+def test_shipped_codec_loads_offline_and_round_trips(monkeypatch):
+    monkeypatch.setenv("TOKGEN_OFFLINE", "1")
+    codec = tokgen.load_codec("tokgen-codec-16k")
+    assert (codec.sample_rate, codec.frame_rate, codec.num_codebooks, codec.cardinality) == (
+        16_000, 50.0, 4, 1024,
+    )  # fmt: skip
+    wav = tone(1.0)  # [1, 16000]
+    codes = codec.encode(wav, 16_000)
+    assert codes.shape == (1, 4, 50) and codes.dtype == torch.int64
+    audio = codec.decode(codes, length=16_000)
+    assert audio.shape == (1, 1, 16_000) and torch.isfinite(audio).all()
+    # trained weights: far closer to the input than the same architecture untrained
+    untrained = tokgen.load_codec("tokgen-codec-16k", pretrained=False, num_codebooks=4)
+    random_audio = untrained.decode(untrained.encode(wav, 16_000), length=16_000)
+    trained_error = mel_distance(wav[0], audio[0, 0], 16_000)
+    assert trained_error < 0.5 * mel_distance(wav[0], random_audio[0, 0], 16_000)
+
+
+def test_all_eight_codebooks_are_shipped():
+    codec = tokgen.load_codec(Path(SHIPPED), num_codebooks=8)
+    assert codec.encode(tone(0.2), 16_000).shape == (1, 8, 10)
