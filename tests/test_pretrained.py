@@ -20,7 +20,7 @@ def test_shipped_codec_is_small_fp16_safetensors():
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="pt") as handle:
-        dtypes = {handle.get_slice(k).get_dtype() for k in handle.keys()}
+        dtypes = {handle.get_slice(k).get_dtype() for k in handle}
     assert "F16" in dtypes and "F32" not in dtypes
 
 

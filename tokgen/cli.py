@@ -131,6 +131,42 @@ def cmd_train_lm(args: argparse.Namespace) -> None:
     print(f"trained LM written to {train_lm(config)}")
 
 
+def cmd_train_judge(args: argparse.Namespace) -> None:
+    from tokgen.eval.judge import judge_accuracy, train_judge
+
+    judge = train_judge(args.manifest, args.out, steps=args.steps, batch_size=args.batch_size)
+    print(f"judge written to {args.out}")
+    if args.test:
+        result = judge_accuracy(judge, args.test)
+        print(
+            f"real test clips: class accuracy {result.class_accuracy:.3f} over "
+            f"{result.clips} clips / {result.classes_seen} classes; voice accuracy "
+            f"{result.voice_accuracy:.3f} over {result.voice_clips} clips of known voices"
+        )
+
+
+def cmd_eval_task(args: argparse.Namespace) -> None:
+    import tokgen
+    from tokgen.eval import lm_eval
+    from tokgen.eval.judge import load_judge
+
+    model = tokgen.load(args.model)
+    sampling = {"temperature": args.temperature, "top_k": args.top_k, "cfg_scale": args.cfg_scale}
+    options = {"limit": args.limit, "seed": args.seed, **sampling}
+    if args.kind == "lass":
+        result = lm_eval.eval_lass(model, args.manifest, **options)
+    else:
+        run = {
+            "tts": lm_eval.eval_tts,
+            "tta": lm_eval.eval_tta,
+            "continuation": lm_eval.eval_continuation,
+        }[args.kind]
+        result = run(model, load_judge(args.judge), args.manifest, **options)
+    print(lm_eval.format_result(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+
+
 def cmd_generate(args: argparse.Namespace) -> None:
     import tokgen
 
@@ -338,6 +374,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="KEY=VALUE", help="override, e.g. run.max_steps=100"
     )
     p.set_defaults(func=cmd_train_lm)
+    p = train_kinds.add_parser(
+        "judge",
+        help="train the audio judge (class + voice classifier) that scores generated audio",
+    )
+    p.add_argument("--manifest", required=True, help="train manifest (real clips)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
+    p.add_argument("--batch-size", type=int, default=32, help="clips per step (default 32)")
+    p.add_argument("--test", help="also report accuracy on this (test) manifest's real clips")
+    p.set_defaults(func=cmd_train_judge)
 
     generate = commands.add_parser("generate", help="generate audio with a codec LM")
     tasks = generate.add_subparsers(dest="task", required=True, metavar="TASK")
@@ -411,6 +457,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", help="also write the results (per item too) here")
     p.set_defaults(func=cmd_eval_codec)
+    described = {
+        "tts": "WER of generated speech vs the real recordings, voice similarity (judge)",
+        "tta": "judge class accuracy of generated audio, Fréchet distance to real clips",
+        "lass": "SI-SDR improvement over the mixture, next to the codec's ceiling",
+        "continuation": "how often the judge keeps the prompt's class / voice",
+    }
+    for kind, text in described.items():
+        p = eval_kinds.add_parser(kind, help=f"evaluate {kind}: {text}")
+        p.add_argument("--model", default="tokgen-small", help="model name or directory")
+        p.add_argument("--manifest", required=True, help="held-out manifest (test.jsonl)")
+        if kind != "lass":
+            p.add_argument(
+                "--judge", default="runs/judge", help="judge dir from `tokgen train judge`"
+            )
+        p.add_argument("--limit", type=int, help="evaluate the first N items only")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--temperature", type=float, default=1.0)
+        p.add_argument("--top-k", type=int, default=0)
+        p.add_argument("--cfg-scale", type=float, default=3.0)
+        p.add_argument("--json", help="also write the scores (per item too) here")
+        p.set_defaults(func=cmd_eval_task)
     return parser
 
 

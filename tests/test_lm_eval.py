@@ -1,0 +1,109 @@
+"""The judge and ``tokgen eval tts|tta|lass|continuation`` on tiny data and the debug model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+from conftest import tone
+
+import tokgen
+from tokgen.cli import main
+from tokgen.eval import lm_eval
+from tokgen.eval.judge import JudgeConfig, frechet_distance, judge_accuracy, load_judge, train_judge
+
+SR = 16_000
+
+
+def _wav(root: Path, name: str, seconds: float, freq: float) -> str:
+    sf.write(root / name, tone(seconds, SR, freq).T.numpy(), SR)
+    return name
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("evalcorpus")
+    rows = []
+    for i in range(4):
+        rows.append({
+            "id": f"speech-{i}", "kind": "speech", "class": "speech", "engine": "flite",
+            "voice": f"flite-v{i % 2}", "transcript": "the cat sat", "duration": 2.6,
+            "path": _wav(root, f"s{i}.wav", 2.6, 120 + 60 * (i % 2)), "captions": ["speech"],
+        })  # fmt: skip
+    for i, (kind, name) in enumerate([("music", "flute"), ("sound_event", "bell")] * 2):
+        rows.append({
+            "id": f"{kind}-{i}", "kind": kind, "class": name, "duration": 2.6,
+            "path": _wav(root, f"c{i}.wav", 2.6, 600 if name == "flute" else 1500),
+            "captions": [f"a {name}", f"the sound of a {name}"],
+        })  # fmt: skip
+    sources = [
+        {"path": _wav(root, f"x-s{j}.wav", 1.0, 300 + 500 * j), "query": ["a flute", "a bell"][j]}
+        for j in range(2)
+    ]
+    rows.append({
+        "id": "mixture-0", "kind": "mixture", "class": "flute + bell", "duration": 1.0,
+        "path": _wav(root, "x.wav", 1.0, 450), "sources": sources,
+    })  # fmt: skip
+    manifest = root / "test.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def judge(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("judge")
+    config = JudgeConfig(channels=(4, 8), embedding_dim=8, seconds=0.5)
+    train_judge(corpus, out, steps=200, batch_size=8, lr=3e-3, config=config, progress=False)
+    return out
+
+
+def test_judge_trains_saves_and_scores(corpus, judge):
+    model = load_judge(judge)
+    assert model.config.classes == ["bell", "flute", "speech"]
+    assert model.config.voices == ["flite-v0", "flite-v1"]
+    result = judge_accuracy(model, corpus)
+    assert result.clips == 8 and result.classes_seen == 3 and result.voice_clips == 4
+    assert result.class_accuracy >= 0.75  # three well-separated tones after 200 steps
+
+
+def test_frechet_distance():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(400, 4, generator=g), torch.randn(400, 4, generator=g)
+    assert frechet_distance(a, b) < 0.2
+    assert frechet_distance(a, b + 3.0) == pytest.approx(36.0, rel=0.1)
+
+
+@pytest.mark.parametrize("task", ["tts", "tta", "lass", "continuation"])
+def test_task_evaluations_run_on_the_debug_model(corpus, judge, task):
+    model = tokgen.load("tokgen-lm-debug")
+    if task == "lass":
+        result = lm_eval.eval_lass(model, corpus, limit=1)
+        assert result.items == 2 and set(result.scores) == {"si_sdri", "ceiling_si_sdri"}
+        assert result.scores["ceiling_si_sdri"] != result.scores["si_sdri"]
+        return
+    run = {
+        "tts": lm_eval.eval_tts,
+        "tta": lm_eval.eval_tta,
+        "continuation": lm_eval.eval_continuation,
+    }
+    result = run[task](model, load_judge(judge), corpus, limit=2)
+    assert result.items == 2 and len(result.per_item) == 2
+    expected = {
+        "tts": {"wer_generated", "wer_real", "voice_similarity", "same_voice_rate"},
+        "tta": {"class_accuracy", "classes", "frechet_distance"},
+        "continuation": {"consistency"},
+    }[task]
+    assert set(result.scores) == expected
+    assert all(v == v for v in result.scores.values())  # no NaN
+    assert task in lm_eval.format_result(result)
+
+
+def test_eval_cli(corpus, judge, tmp_path, capsys):
+    out = tmp_path / "tta.json"
+    argv = ["eval", "tta", "--model", "tokgen-lm-debug", "--manifest", str(corpus)]
+    assert main([*argv, "--judge", str(judge), "--limit", "2", "--json", str(out)]) == 0
+    assert "class_accuracy" in capsys.readouterr().out
+    assert json.loads(out.read_text())["task"] == "tta"

@@ -1,0 +1,241 @@
+"""``tokgen eval tts|tta|lass|continuation``: a generative model on a held-out manifest.
+
+* tts: for flite/festival sentences, the pocketsphinx WER of generated speech next to the
+  WER of the real recordings of the same sentences; the voice prompt is another test clip
+  of the same voice; the judge's voice similarity (cosine of embeddings) and how often it
+  gives the generated clip the voice it gives the prompt.
+* tta: the judge's class accuracy on audio generated from each clip's caption, and the
+  Fréchet distance of judge embeddings between generated and real clips.
+* lass: SI-SDR improvement of the separated source over the mixture, next to the ceiling
+  the codec allows (the true source after encode and decode).
+* continuation: how often the judge gives the continuation the class (and, for speech,
+  the voice) it gives the prompt.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from tokgen.data.manifest import read_manifest
+from tokgen.eval import metrics
+from tokgen.eval.codec_eval import ASR_ENGINES
+from tokgen.eval.judge import AudioJudge, frechet_distance, load_mono
+from tokgen.pipeline import TokgenModel
+
+CONTINUATION_PROMPT_SECONDS = 2.0
+CONTINUATION_SECONDS = 3.0
+TTA_SECONDS = 4.0
+
+
+@dataclass
+class TaskEvalResult:
+    task: str
+    items: int
+    scores: dict[str, float]  # the summary numbers
+    per_item: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _rows(manifest: str | Path, kinds: tuple[str, ...], limit: int | None) -> list[dict[str, Any]]:
+    rows = [r for r in read_manifest(manifest, purpose="evaluation") if r["kind"] in kinds]
+    return rows[:limit] if limit else rows
+
+
+def _mono(out: Any, i: int = 0) -> torch.Tensor:
+    return out.audio[i, 0, : out.lengths[i]]
+
+
+def eval_tts(
+    model: TokgenModel,
+    judge: AudioJudge,
+    manifest: str | Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    **sampling: Any,
+) -> TaskEvalResult:
+    root = Path(manifest).parent
+    rows = [
+        r
+        for r in _rows(manifest, ("speech",), None)
+        if r.get("engine") in ASR_ENGINES and r.get("transcript")
+    ]
+    by_voice: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_voice.setdefault(row["voice"], []).append(row)
+    rng = random.Random(seed)
+    items = [r for r in rows if len(by_voice[r["voice"]]) > 1][:limit]
+    transcriber = metrics.Transcriber()
+    per_item, generated, real, references = [], [], [], []
+    for i, row in enumerate(tqdm(items, desc="eval tts")):
+        prompt = rng.choice([r for r in by_voice[row["voice"]] if r is not row])
+        out = model.generate(
+            "tts",
+            row["transcript"],
+            prompt_audio=str(root / prompt["path"]),
+            seed=seed + i,
+            **sampling,
+        )
+        wav = _mono(out)
+        prompt_wav = load_mono(root / prompt["path"], judge.config.sample_rate)
+        (_, voices, emb) = judge.judge([wav, prompt_wav])
+        generated.append(transcriber.transcribe(wav, model.sample_rate))
+        real.append(transcriber.transcribe(load_mono(root / row["path"], 16_000), 16_000))
+        references.append(row["transcript"])
+        per_item.append(
+            {
+                "id": row["id"],
+                "prompt": prompt["id"],
+                "voice_similarity": float(torch.cosine_similarity(emb[0], emb[1], dim=0)),
+                "same_voice": voices[0] == voices[1],
+                "hypothesis": generated[-1],
+            }
+        )
+    scores = {
+        "wer_generated": metrics.word_error_rate(references, generated),
+        "wer_real": metrics.word_error_rate(references, real),
+        "voice_similarity": statistics.mean(p["voice_similarity"] for p in per_item),
+        "same_voice_rate": statistics.mean(float(p["same_voice"]) for p in per_item),
+    }
+    return TaskEvalResult("tts", len(items), scores, per_item)
+
+
+def eval_tta(
+    model: TokgenModel,
+    judge: AudioJudge,
+    manifest: str | Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    **sampling: Any,
+) -> TaskEvalResult:
+    root = Path(manifest).parent
+    rows = [
+        r
+        for r in _rows(manifest, ("music", "sound_event"), None)
+        if r["class"] in judge.config.classes
+    ]
+    rows = rows[:limit]
+    rng = random.Random(seed)
+    per_item, generated, real = [], [], []
+    for i, row in enumerate(tqdm(rows, desc="eval tta")):
+        caption = rng.choice(row["captions"])
+        out = model.generate("tta", caption, duration=TTA_SECONDS, seed=seed + i, **sampling)
+        generated.append(_mono(out))
+        real.append(load_mono(root / row["path"], judge.config.sample_rate))
+        per_item.append({"id": row["id"], "caption": caption, "class": row["class"]})
+    classes, _, gen_emb = judge.judge(generated)
+    _, _, real_emb = judge.judge(real)
+    for item, predicted in zip(per_item, classes):
+        item["judged"] = predicted
+    scores = {
+        "class_accuracy": statistics.mean(float(p["judged"] == p["class"]) for p in per_item),
+        "classes": float(len({p["class"] for p in per_item})),
+        "frechet_distance": frechet_distance(gen_emb, real_emb),
+    }
+    return TaskEvalResult("tta", len(rows), scores, per_item)
+
+
+def eval_lass(
+    model: TokgenModel,
+    manifest: str | Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    **sampling: Any,
+) -> TaskEvalResult:
+    root = Path(manifest).parent
+    rows = _rows(manifest, ("mixture",), limit)
+    codec = model.codec
+    per_item = []
+    for i, row in enumerate(tqdm(rows, desc="eval lass")):
+        mixture = load_mono(root / row["path"], model.sample_rate)
+        for j, source in enumerate(row["sources"]):
+            truth = load_mono(root / source["path"], model.sample_rate)
+            out = model.generate(
+                "lass",
+                source["query"],
+                audio=(mixture, model.sample_rate),
+                seed=seed + i,
+                **sampling,
+            )
+            estimate = _fit(_mono(out), truth.shape[0])
+            ceiling = codec.decode(codec.encode(truth, model.sample_rate), length=truth.shape[0])[
+                0, 0
+            ]
+            base = metrics.si_sdr(truth, _fit(mixture, truth.shape[0]))
+            per_item.append(
+                {
+                    "id": f"{row['id']}/{j}",
+                    "query": source["query"],
+                    "si_sdri": metrics.si_sdr(truth, estimate) - base,
+                    "ceiling_si_sdri": metrics.si_sdr(truth, ceiling) - base,
+                }
+            )
+    scores = {
+        "si_sdri": statistics.mean(p["si_sdri"] for p in per_item),
+        "ceiling_si_sdri": statistics.mean(p["ceiling_si_sdri"] for p in per_item),
+    }
+    return TaskEvalResult("lass", len(per_item), scores, per_item)
+
+
+def eval_continuation(
+    model: TokgenModel,
+    judge: AudioJudge,
+    manifest: str | Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    **sampling: Any,
+) -> TaskEvalResult:
+    root = Path(manifest).parent
+    rate = model.sample_rate
+    rows = [
+        r
+        for r in _rows(manifest, ("speech", "music", "sound_event"), None)
+        if r["duration"] >= CONTINUATION_PROMPT_SECONDS + 0.5
+    ][:limit]
+    per_item, prompts, continuations = [], [], []
+    for i, row in enumerate(tqdm(rows, desc="eval continuation")):
+        prompt = load_mono(root / row["path"], rate)[: round(CONTINUATION_PROMPT_SECONDS * rate)]
+        out = model.generate(
+            "continuation",
+            audio=(prompt, rate),
+            duration=CONTINUATION_SECONDS,
+            seed=seed + i,
+            **sampling,
+        )
+        prompts.append(prompt)
+        continuations.append(_mono(out))
+        per_item.append({"id": row["id"], "kind": row["kind"]})
+    prompt_classes, prompt_voices, _ = judge.judge(prompts)
+    classes, voices, _ = judge.judge(continuations)
+    for k, item in enumerate(per_item):
+        same = classes[k] == prompt_classes[k]
+        if item["kind"] == "speech":
+            same = same and voices[k] == prompt_voices[k]
+        item["consistent"] = same
+    scores = {"consistency": statistics.mean(float(p["consistent"]) for p in per_item)}
+    return TaskEvalResult("continuation", len(per_item), scores, per_item)
+
+
+def _fit(wav: torch.Tensor, length: int) -> torch.Tensor:
+    """Trim or zero-pad ``[T]`` to ``length`` samples."""
+    if wav.shape[0] >= length:
+        return wav[:length]
+    return torch.nn.functional.pad(wav, (0, length - wav.shape[0]))
+
+
+def format_result(result: TaskEvalResult) -> str:
+    lines = [f"| {result.task} ({result.items} items) | value |", "| --- | --- |"]
+    lines += [f"| {name} | {value:.3f} |" for name, value in result.scores.items()]
+    return "\n".join(lines)
