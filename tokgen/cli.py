@@ -360,19 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a codec (see codecs/*.yaml); rerun to resume; "
         "multi-process: accelerate launch -m tokgen.cli train codec ...",
     )
-    p.add_argument("--config", required=True, help="recipe YAML, e.g. codecs/tokgen_codec_16k.yaml")
-    p.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override, e.g. run.max_steps=100"
-    )
+    _add_recipe_arguments(p, "codecs/tokgen_codec_16k.yaml")
     p.set_defaults(func=cmd_train_codec)
     p = train_kinds.add_parser(
         "lm",
         help="train or fine-tune the codec LM on a token corpus (see lm/*.yaml); rerun to resume",
     )
-    p.add_argument("--config", required=True, help="recipe YAML, e.g. lm/tokgen_small.yaml")
-    p.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override, e.g. run.max_steps=100"
-    )
+    _add_recipe_arguments(p, "lm/tokgen_small.yaml")
     p.set_defaults(func=cmd_train_lm)
     p = train_kinds.add_parser(
         "judge",
@@ -479,6 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", help="also write the scores (per item too) here")
         p.set_defaults(func=cmd_eval_task)
     return parser
+
+
+def _add_recipe_arguments(parser: argparse.ArgumentParser, example: str) -> None:
+    parser.add_argument("--config", required=True, help=f"recipe YAML, e.g. {example}")
+    parser.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override, e.g. run.max_steps=100"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,22 @@ def config_from_dict(cls: type, data: dict[str, Any], *, source: str = "config")
         raise ConfigError(f"{source}: {err}") from err
 
 
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML file holding a mapping, with errors that name the file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}.")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping.")
+    return raw
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     config: dict[str, Any],

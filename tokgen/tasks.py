@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-import yaml
 
 from tokgen.errors import ConfigError, InvalidInputError
 
@@ -134,13 +133,9 @@ def get_task(name: str) -> TaskSpec:
 
 def load_task(path: str | Path) -> TaskSpec:
     """Read a task declared in YAML (see ``lm/tasks/``) and register it."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"task file not found: {path}.")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    from tokgen.hub import read_yaml
+
+    raw = read_yaml(path)
     return register_task(task_from_dict(raw, source=str(path)), replace=True)
 
 

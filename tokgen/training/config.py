@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from tokgen.errors import ConfigError
-from tokgen.hub import config_from_dict
+from tokgen.hub import config_from_dict, read_yaml
 
 
 @dataclass
@@ -83,7 +83,7 @@ class CodecTrainConfig:
 
 def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> CodecTrainConfig:
     """Read a codec recipe and apply ``section.key=value`` overrides (values parsed as YAML)."""
-    raw = _read_yaml(Path(path))
+    raw = read_yaml(path)
     for item in overrides:
         _apply_override(raw, item)
     sections = {f.name: f.type for f in dataclasses.fields(CodecTrainConfig)}
@@ -143,7 +143,7 @@ class LMTrainConfig:
 
 def load_lm_train_config(path: str | Path, overrides: list[str] = ()) -> LMTrainConfig:
     """Read an LM recipe and apply ``section.key=value`` overrides (values parsed as YAML)."""
-    raw = _read_yaml(Path(path))
+    raw = read_yaml(path)
     for item in overrides:
         _apply_override(raw, item)
     known = {f.name for f in dataclasses.fields(LMTrainConfig)}
@@ -159,18 +159,6 @@ def load_lm_train_config(path: str | Path, overrides: list[str] = ()) -> LMTrain
         for name, cls in classes.items()
     }
     return LMTrainConfig(model=raw.get("model") or {}, init_from=raw.get("init_from"), **parts)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}.")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a mapping of sections.")
-    return raw
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:
