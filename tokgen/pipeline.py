@@ -7,6 +7,7 @@ decodes the codes.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -300,6 +301,17 @@ def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
     return TokgenModel(lm, load_codec(lm.config.codec, pretrained=False), f"random {recipe}")
 
 
+def shipped_models() -> list[str]:
+    """Names of the generative models in ``tokgen/pretrained/``."""
+    from tokgen.lm.checkpoint import KIND
+
+    return [
+        config.parent.name
+        for config in sorted(PRETRAINED_DIR.glob("*/config.json"))
+        if json.loads(config.read_text()).get("kind") == KIND
+    ]
+
+
 def load(name_or_path: str | os.PathLike = "tokgen-small") -> TokgenModel:
     """A shipped model by name (``tokgen-small``), an LM directory, or ``tokgen-lm-debug``
     (a tiny random model on the debug codec, for tests)."""
@@ -326,9 +338,10 @@ def load(name_or_path: str | os.PathLike = "tokgen-small") -> TokgenModel:
         shipped = PRETRAINED_DIR / str(name_or_path)
         if not shipped.is_dir():
             raise PretrainedNotFoundError(
-                f"{name_or_path!r} is neither a directory nor a shipped model "
-                f"(shipped: {sorted(p.name for p in PRETRAINED_DIR.glob('tokgen-*') if p.is_dir())}"
-                f", or {DEBUG_MODEL!r})."
+                f"{name_or_path!r} is neither a directory nor a shipped model (shipped: "
+                f"{shipped_models()}; {DEBUG_MODEL!r} is a tiny random one for tests). Train "
+                "one with `tokgen train lm --config lm/tokgen_small.yaml` and load its "
+                "run directory's model/."
             )
         path = shipped
     lm = load_lm(path)
