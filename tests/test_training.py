@@ -124,6 +124,11 @@ def test_warmup_ramps_the_learning_rate_and_resumes_exactly(audio_dir, tmp_path)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_override_reads_exponent_numbers():
+    assert load_codec_train_config(TINY, ["optim.lr=2e-3"]).optim.lr == 2e-3
+    assert load_codec_train_config(TINY, ["run.out_dir=1e3x"]).run.out_dir == "1e3x"
+
+
 def test_config_errors(tmp_path, audio_dir):
     with pytest.raises(ConfigError, match="unknown field"):
         load_codec_train_config(TINY, ["run.max_stepz=3"])
