@@ -92,7 +92,7 @@ def test_cache_does_not_change_the_result(model):
             InvalidInputError,
             "too short|at least",
         ),
-        ("tts", {"text": "Hi.", "prompt_audio": clip(9.0)}, InvalidAudioError, "over the limit"),
+        ("tts", {"text": "Hi.", "prompt_audio": clip(12.0)}, InvalidAudioError, "over the limit"),
         ("lass", {"text": "flute", "audio": clip(12.0)}, InvalidAudioError, "over the limit"),
         ("tta", {"text": "rain", "duration": 0.0}, InvalidInputError, "duration"),
         ("tta", {"text": "rain", "duration": 60.0}, InvalidInputError, "duration"),

@@ -194,13 +194,12 @@ class TokgenModel:
             from tokgen.text import caption_encoder
 
             return caption_encoder().encode([value])[0]
-        limit = spec.seconds * 2.5 if spec.seconds and spec.window != "all" else None
         clip = audio_io.load(
             value,
             sample_rate if not isinstance(value, (str, os.PathLike, tuple)) else None,
             target_sample_rate=self.codec.sample_rate,
             channels=self.codec.channels,
-            max_seconds=limit or self.config.max_duration,
+            max_seconds=self.config.max_duration,
         )
         if clip.duration < MIN_AUDIO_SECONDS:
             raise InvalidInputError(
