@@ -20,7 +20,7 @@ def test_shipped_codec_is_small_fp16_safetensors():
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="pt") as handle:
-        dtypes = {handle.get_slice(k).get_dtype() for k in handle}
+        dtypes = {handle.get_slice(k).get_dtype() for k in handle.keys()}  # noqa: SIM118
     assert "F16" in dtypes and "F32" not in dtypes
 
 
@@ -45,3 +45,13 @@ def test_shipped_codec_loads_offline_and_round_trips(monkeypatch):
 def test_all_eight_codebooks_are_shipped():
     codec = tokgen.load_codec(Path(SHIPPED), num_codebooks=8)
     assert codec.encode(tone(0.2), 16_000).shape == (1, 8, 10)
+
+
+def test_shipped_judge_hears_the_bundled_speech_clip_as_speech():
+    from tokgen.eval.judge import load_judge, load_mono
+
+    judge = load_judge()
+    assert len(judge.config.classes) > 30 and "speech" in judge.config.classes
+    wav = load_mono(Path(tokgen.__file__).parent / "assets" / "sample_speech.wav", 16_000)
+    classes, _, embedding = judge.judge([wav, tone(2.0)[0]])
+    assert classes[0] == "speech" and embedding.shape == (2, judge.config.embedding_dim)

@@ -463,7 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--manifest", required=True, help="held-out manifest (test.jsonl)")
         if kind != "lass":
             p.add_argument(
-                "--judge", default="runs/judge", help="judge dir from `tokgen train judge`"
+                "--judge",
+                default="tokgen-judge",
+                help="the shipped judge (default) or a dir from `tokgen train judge`",
             )
         p.add_argument("--limit", type=int, help="evaluate the first N items only")
         p.add_argument("--seed", type=int, default=0)
