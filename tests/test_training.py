@@ -63,6 +63,9 @@ def test_discriminator_step(audio_dir, tmp_path):
     )
     assert state["step"] == 2
     assert (tmp_path / "gan" / "checkpoints" / "step_00000002" / "model_1.safetensors").is_file()
+    config.run.max_steps = 3  # resumes codec and discriminator from step 2
+    train_codec(config)
+    assert (tmp_path / "gan" / "checkpoints" / "step_00000003").is_dir()
 
 
 def test_init_from_starts_from_saved_weights(audio_dir, tmp_path):

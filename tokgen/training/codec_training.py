@@ -45,6 +45,7 @@ class CodecTask:
                 in_channels=codec.channels,
                 out_channels=codec.channels,
             )
+            _own_buffer_storage(self.discriminator)
 
     def modules(self) -> dict[str, nn.Module]:
         modules: dict[str, nn.Module] = {"codec": self.codec}
@@ -112,6 +113,17 @@ def codec_from_recipe(spec: object) -> Codec:
     if isinstance(spec, dict):
         return build_codec(spec, source="recipe [codec]")
     raise ConfigError("the recipe's codec entry must be a codec name or a config mapping.")
+
+
+def _own_buffer_storage(module: nn.Module) -> None:
+    """Give every buffer its own storage: torch's periodic Hann window is a view of a
+    one-longer tensor, which safetensors refuses to load into, so a GAN run could not
+    resume from its checkpoint."""
+    for part in module.modules():
+        for name, buffer in list(part.named_buffers(recurse=False)):
+            part.register_buffer(
+                name, buffer.clone(), persistent=name not in part._non_persistent_buffers_set
+            )
 
 
 def _codec_part(codec: Codec, name: str) -> nn.Module:
