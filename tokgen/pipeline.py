@@ -127,9 +127,10 @@ class TokgenModel:
         ]
         for prefix, budget in zip(prefixes, budgets):
             self._check_length(prefix, budget)
-        droppable = {c.name for c in spec.conditions if c.dropout > 0}
+        given_names = set().union(*(item.keys() for item in items))
+        droppable = {c.name for c in spec.conditions if c.dropout > 0} & given_names
         unconditional = None
-        if droppable and cfg_scale != 1.0:
+        if droppable and cfg_scale != 1.0:  # guidance needs a condition to leave out
             unconditional = [
                 build_sequence(
                     spec,

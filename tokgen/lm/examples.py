@@ -57,12 +57,12 @@ class TaskExamples:
         task: TaskSpec,
         corpus: TokenCorpus,
         frontend: TextFrontend,
-        embed: Callable[[str], torch.Tensor],
+        embed: Callable[[str], torch.Tensor] | None = None,
     ) -> None:
         self.task = task
         self.corpus = corpus
         self.frontend = frontend
-        self.embed = embed
+        self.embed = embed  # caption/query text -> [E]; set before drawing embedding tasks
         self.frame_rate = corpus.header.frame_rate
         self.audio_at: dict[str, tuple[int, int | None]] = {}  # path -> (row, source)
         for index, row in enumerate(corpus.rows):
@@ -187,6 +187,10 @@ class TaskExamples:
             return self.frontend.encode(value) if self._speakable(value) else None
         if spec.type == "embedding":
             options = text_strings(value)
+            if self.embed is None:
+                raise ConfigError(
+                    f"task {self.task.name!r} embeds text: give TaskExamples an embed."
+                )
             return self.embed(rng.choice(options)) if options else None
         if spec.same is not None:
             others = [i for i in self.peers[spec.same][row.get(spec.same)] if i != index]

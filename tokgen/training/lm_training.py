@@ -133,13 +133,10 @@ def train_lm(config: LMTrainConfig) -> Path:
             f"{corpus.header.codec!r} tokens."
         )
     out_dir = Path(config.run.out_dir)
-    table: dict[str, Any] = {}
-    sources = [
-        TaskExamples(get_task(name), corpus, frontend, lambda s: table["captions"](s))
-        for name in config.data.tasks
-    ]
-    strings = set().union(*(s.strings() for s in sources))
-    table["captions"] = CaptionTable(strings, out_dir / EMBEDDINGS_NAME)
+    sources = [TaskExamples(get_task(name), corpus, frontend) for name in config.data.tasks]
+    captions = CaptionTable(set().union(*(s.strings() for s in sources)), out_dir / EMBEDDINGS_NAME)
+    for source in sources:
+        source.embed = captions  # picklable, so data-loader workers can be spawned too
     dataset = MultiTaskDataset(sources, list(config.data.tasks.values()), model.config)
     trainable = _apply_lora(model, config) if config.lora.rank > 0 else model
     task = LMTask(model)
