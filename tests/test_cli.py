@@ -30,6 +30,7 @@ def test_help_documents_every_command():
         ["encode", "--help"],
         ["data", "build", "--help"],
         ["data", "tokenize", "--help"],
+        ["data", "noisy", "--help"],
         ["eval", "codec", "--help"],
         ["train", "lm", "--help"],
         ["bench", "tts", "--help"],

@@ -123,6 +123,12 @@ def cmd_train_codec(args: argparse.Namespace) -> None:
     print(f"trained codec written to {train_codec(config)}")
 
 
+def cmd_data_noisy(args: argparse.Namespace) -> None:
+    from tokgen.data.noisy import build_noisy_speech
+
+    print(build_noisy_speech(args.manifest, args.out, seed=args.seed, limit=args.limit))
+
+
 def cmd_train_lm(args: argparse.Namespace) -> None:
     from tokgen.training.config import load_lm_train_config
     from tokgen.training.lm_training import train_lm
@@ -352,6 +358,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also encode each mixture row's sources[i].path (for separation training)",
     )
     p.set_defaults(func=cmd_data_tokenize)
+    p = data_kinds.add_parser(
+        "noisy",
+        help="noisy speech rows (speech + a sound event at 0-15 dB SNR) for the enhancement "
+        "task lm/tasks/enhance.yaml; rerun to resume",
+    )
+    p.add_argument(
+        "--manifest", required=True, help="a corpus manifest, e.g. data/corpus/train.jsonl"
+    )
+    p.add_argument("--out", required=True, help="the new manifest, in the same folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, help="only the first N speech rows")
+    p.set_defaults(func=cmd_data_noisy)
 
     train = commands.add_parser("train", help="train a model from a YAML recipe")
     train_kinds = train.add_subparsers(dest="kind", required=True, metavar="KIND")
