@@ -106,9 +106,14 @@ def _year(n: int) -> str:
     century, rest = divmod(n, 100)
     if rest == 0:
         return f"{_cardinal(century)} hundred"
-    if rest < 10:
-        return f"{_cardinal(century)} oh {_ONES[rest]}"
-    return f"{_cardinal(century)} {_cardinal(rest)}"
+    return _two_part(century, rest)
+
+
+def _two_part(first: int, second: int) -> str:
+    """Years and clock times read in two parts: ``19, 5`` -> ``"nineteen oh five"``."""
+    if second < 10:
+        return f"{_cardinal(first)} oh {_ONES[second]}"
+    return f"{_cardinal(first)} {_cardinal(second)}"
 
 
 def _plural(words: str) -> str:
@@ -252,9 +257,7 @@ def _expand_time(match: re.Match[str]) -> str:
     hour, minute = int(match.group(1)), int(match.group(2))
     if minute == 0:
         return f"{_cardinal(hour)} o'clock"
-    if minute < 10:
-        return f"{_cardinal(hour)} oh {_ONES[minute]}"
-    return f"{_cardinal(hour)} {_cardinal(minute)}"
+    return _two_part(hour, minute)
 
 
 def _whole(digits: str) -> int:
