@@ -70,6 +70,15 @@ def test_seed_reproduces_and_sampling_options_apply(model):
     assert torch.equal(top1.codes[:, 0], greedy[0].codes[:, 0])  # the AR codebook
 
 
+def test_tts_is_not_cut_shorter_than_its_text_can_be_spoken(model):
+    text = "a sentence of about fifty characters, said aloud."  # 50 characters -> >= 1.67 s
+    lengths = [
+        model.generate("tts", text, prompt_audio=clip(), duration=3.0, seed=s).lengths[0]
+        for s in range(3)
+    ]
+    assert all(50 / 30 * SR - 320 <= n <= 3 * SR for n in lengths)
+
+
 def test_cache_does_not_change_the_result(model):
     kwargs = {"text": "Hello.", "prompt_audio": clip(), "duration": 0.5, "seed": 1}
     assert torch.equal(

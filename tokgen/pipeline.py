@@ -32,6 +32,7 @@ DEBUG_MODEL = "tokgen-lm-debug"
 ARGUMENTS = ("text", "audio", "prompt_audio")
 MIN_AUDIO_SECONDS = 0.2
 DEFAULT_DURATION = 4.0
+MAX_CHARS_PER_SECOND = 30.0  # corpus speech runs at about 12-16 characters per second
 
 
 @dataclass
@@ -229,7 +230,11 @@ class TokgenModel:
             )
         rate = self.config.frame_rate
         if spec.target.length == "eos":
-            return Budget(round((duration or limit) * rate), stop_at_eos=True)
+            frames = round((duration or limit) * rate)
+            text = sum(len(v) for c, v in item.items() if spec.condition(c).type == "text")
+            # no speech is faster than MAX_CHARS_PER_SECOND: an earlier end token is a glitch
+            shortest = round(text / MAX_CHARS_PER_SECOND * rate)
+            return Budget(frames, stop_at_eos=True, min_frames=max(1, min(shortest, frames)))
         if duration is None:  # as long as an aligned input (the mixture), else the default
             aligned = [
                 item[c.name]
