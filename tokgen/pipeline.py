@@ -296,13 +296,9 @@ def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
     """A randomly initialised model with the sizes of an LM recipe, on a random-init codec
     of its architecture (for speed measurements; nothing is loaded)."""
     from tokgen.codecs import load_codec
-    from tokgen.hub import config_from_dict
     from tokgen.training.config import load_lm_train_config
 
-    recipe_config = load_lm_train_config(recipe)
-    fields = {"text_vocab": TextFrontend().vocab_size, **recipe_config.model}
-    fields.setdefault("tasks", list(recipe_config.data.tasks))
-    lm = CodecLM(config_from_dict(LMConfig, fields, source=f"{recipe} [model]"))
+    lm = CodecLM(load_lm_train_config(recipe).lm_config(text_vocab=TextFrontend().vocab_size))
     return TokgenModel(lm, load_codec(lm.config.codec, pretrained=False), f"random {recipe}")
 
 

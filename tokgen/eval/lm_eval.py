@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,15 @@ class TaskEvalResult:
         return asdict(self)
 
 
-def _rows(manifest: str | Path, kinds: tuple[str, ...], limit: int | None) -> list[dict[str, Any]]:
-    rows = [r for r in read_manifest(manifest, purpose="evaluation") if r["kind"] in kinds]
+def _rows(
+    manifest: str | Path,
+    kinds: tuple[str, ...],
+    limit: int | None = None,
+    keep: Callable[[dict[str, Any]], bool] = lambda row: True,
+) -> list[dict[str, Any]]:
+    """The manifest's rows of ``kinds`` that ``keep`` accepts, the first ``limit`` of them."""
+    rows = read_manifest(manifest, purpose="evaluation")
+    rows = [r for r in rows if r["kind"] in kinds and keep(r)]
     return rows[:limit] if limit else rows
 
 
@@ -64,11 +72,9 @@ def eval_tts(
     **sampling: Any,
 ) -> TaskEvalResult:
     root = Path(manifest).parent
-    rows = [
-        r
-        for r in _rows(manifest, ("speech",), None)
-        if r.get("engine") in ASR_ENGINES and r.get("transcript")
-    ]
+    rows = _rows(
+        manifest, ("speech",), keep=lambda r: r.get("engine") in ASR_ENGINES and r.get("transcript")
+    )
     by_voice: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_voice.setdefault(row["voice"], []).append(row)
@@ -119,12 +125,9 @@ def eval_tta(
     **sampling: Any,
 ) -> TaskEvalResult:
     root = Path(manifest).parent
-    rows = [
-        r
-        for r in _rows(manifest, ("music", "sound_event"), None)
-        if r["class"] in judge.config.classes
-    ]
-    rows = rows[:limit]
+    rows = _rows(
+        manifest, ("music", "sound_event"), limit, keep=lambda r: r["class"] in judge.config.classes
+    )
     rng = random.Random(seed)
     per_item, generated, real = [], [], []
     for i, row in enumerate(tqdm(rows, desc="eval tta")):
@@ -199,11 +202,12 @@ def eval_continuation(
 ) -> TaskEvalResult:
     root = Path(manifest).parent
     rate = model.sample_rate
-    rows = [
-        r
-        for r in _rows(manifest, ("speech", "music", "sound_event"), None)
-        if r["duration"] >= CONTINUATION_PROMPT_SECONDS + 0.5
-    ][:limit]
+    rows = _rows(
+        manifest,
+        ("speech", "music", "sound_event"),
+        limit,
+        keep=lambda r: r["duration"] >= CONTINUATION_PROMPT_SECONDS + 0.5,
+    )
     per_item, prompts, continuations = [], [], []
     for i, row in enumerate(tqdm(rows, desc="eval continuation")):
         prompt = load_mono(root / row["path"], rate)[: round(CONTINUATION_PROMPT_SECONDS * rate)]

@@ -108,8 +108,12 @@ class TaskExamples:
             return [None]
         return list(range(len(row.get(self.task.expand) or [])))
 
+    def _where(self, path: Any) -> tuple[int, int | None] | None:
+        """``(row, source)`` of the tokenized audio at ``path``, None if there is none."""
+        return self.audio_at.get(path) if isinstance(path, str) else None
+
     def _frames(self, path: Any) -> int:
-        where = self.audio_at.get(path) if isinstance(path, str) else None
+        where = self._where(path)
         if where is None:
             return 0
         row = self.corpus.rows[where[0]]
@@ -208,7 +212,7 @@ class TaskExamples:
         return codes[:, start : start + length]
 
     def _codes(self, path: Any) -> torch.Tensor | None:
-        where = self.audio_at.get(path) if isinstance(path, str) else None
+        where = self._where(path)
         if where is None:
             return None
         row, source = where

@@ -12,6 +12,7 @@ import yaml
 
 from tokgen.errors import ConfigError
 from tokgen.hub import config_from_dict, read_yaml
+from tokgen.lm.config import LMConfig
 
 
 @dataclass
@@ -140,6 +141,13 @@ class LMTrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     init_from: str | None = None  # an LM directory to fine-tune (its sizes win over model)
     lora: LoraConfig = field(default_factory=LoraConfig)
+
+    def lm_config(self, **defaults: Any) -> LMConfig:
+        """The model's :class:`LMConfig`: ``defaults``, then the recipe's ``model`` fields;
+        its tasks default to the recipe's task mix."""
+        fields = {**defaults, **self.model}
+        fields.setdefault("tasks", list(self.data.tasks))
+        return config_from_dict(LMConfig, fields, source="recipe [model]")
 
 
 def load_lm_train_config(path: str | Path, overrides: list[str] = ()) -> LMTrainConfig:

@@ -101,11 +101,7 @@ class LMTask:
 def build_model(config: LMTrainConfig, text_vocab: int, frame_rate: float) -> CodecLM:
     """A fresh model from ``config.model``, or the ``init_from`` one (with new tasks added)."""
     if config.init_from is None:
-        fields = {"text_vocab": text_vocab, "frame_rate": frame_rate, **config.model}
-        fields.setdefault("tasks", list(config.data.tasks))
-        from tokgen.hub import config_from_dict
-
-        return CodecLM(config_from_dict(LMConfig, fields, source="recipe [model]"))
+        return CodecLM(config.lm_config(text_vocab=text_vocab, frame_rate=frame_rate))
     model = load_lm(config.init_from)
     new = [t for t in config.data.tasks if t not in model.config.tasks]
     if len(model.config.tasks) + len(new) > model.config.max_tasks:
