@@ -1,0 +1,1 @@
+"""The AR + NAR codec language model: config, transformer, model, sampling, generation."""
