@@ -101,6 +101,25 @@ def test_freeze_keeps_the_tokens_fixed(audio_dir, tmp_path):
         train_codec(config)
 
 
+def test_new_decoder_on_frozen_encoder_keeps_the_tokens(audio_dir, tmp_path):
+    first = train_codec(tiny_config(audio_dir, tmp_path / "a", "run.max_steps=2"))
+    config = tiny_config(
+        audio_dir, tmp_path / "b", "codec.decoder=vocos", "codec.decoder_dim=16", "run.max_steps=2"
+    )
+    config.init_from, config.freeze = str(first), ["encoder", "quantizer"]
+    with pytest.raises(ConfigError, match="init_parts"):  # the decoders differ
+        train_codec(config)
+    config.init_parts = ["encoder", "quantizer"]
+    old, new = tokgen.load_codec(first), tokgen.load_codec(train_codec(config))
+    assert new.config.decoder == "vocos" and new.config_hash == old.config_hash
+    wav = torch.randn(1, 1, 6400)
+    assert torch.equal(old.encode(wav, 16_000), new.encode(wav, 16_000))
+    assert new.decode(new.encode(wav, 16_000)).shape == (1, 1, 6400)
+    config.codec["n_q"] = 1  # other tokens: refused
+    with pytest.raises(ConfigError, match="different tokens"):
+        train_codec(config)
+
+
 def test_complex_stft_loss_sees_phase():
     loss = CompressedComplexSTFTLoss()
     t = torch.arange(16_000) / 16_000

@@ -130,9 +130,14 @@ class Codec(nn.Module, ABC):
         return num_codebooks
 
     @property
+    def token_config(self) -> dict[str, Any]:
+        """The part of the config that determines the tokens (backends drop decoder-only keys)."""
+        return config_to_dict(self.config)
+
+    @property
     def config_hash(self) -> str:
-        """Hash of the architecture config; stored with tokens to catch mismatched codecs."""
-        return config_hash(config_to_dict(self.config))
+        """Hash of :attr:`token_config`; stored with tokens to catch mismatched codecs."""
+        return config_hash(self.token_config)
 
     @property
     def device(self) -> torch.device:

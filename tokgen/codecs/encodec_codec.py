@@ -8,6 +8,7 @@ state dicts load as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from einops import rearrange
@@ -16,6 +17,8 @@ from encodec.quantization import ResidualVectorQuantizer
 from torch import nn
 
 from tokgen.codecs.base import Codec, CodecOutput
+from tokgen.codecs.vocos_decoder import VocosDecoder
+from tokgen.errors import ConfigError
 
 
 @dataclass
@@ -37,6 +40,13 @@ class EncodecConfig:
     bins: int = 1024  # codebook size
     kmeans_init: bool = True  # k-means codebook init on the first training batch
     ema_decay: float = 0.99
+    decoder: str = "seanet"  # or "vocos": ConvNeXt at the frame rate + inverse-STFT head
+    decoder_dim: int = 384  # vocos only: width and depth of the ConvNeXt stack
+    decoder_layers: int = 8
+
+
+DECODER_KEYS = ("decoder", "decoder_dim", "decoder_layers")  # no effect on the tokens
+DECODERS = ("seanet", "vocos")
 
 
 class EncodecCodec(Codec):
@@ -55,8 +65,20 @@ class EncodecCodec(Codec):
             causal=config.causal,
             norm=config.norm,
         )
+        if config.decoder not in DECODERS:
+            raise ConfigError(f"decoder must be one of {DECODERS}, got {config.decoder!r}.")
         encoder = SEANetEncoder(**nn_kwargs)
-        decoder = SEANetDecoder(**nn_kwargs)
+        decoder: nn.Module
+        if config.decoder == "vocos":
+            decoder = VocosDecoder(
+                config.dimension,
+                int(encoder.hop_length),
+                dim=config.decoder_dim,
+                layers=config.decoder_layers,
+                channels=config.channels,
+            )
+        else:
+            decoder = SEANetDecoder(**nn_kwargs)
         quantizer = ResidualVectorQuantizer(
             dimension=config.dimension,
             n_q=config.n_q,
@@ -68,6 +90,12 @@ class EncodecCodec(Codec):
         super().__init__(config)
         self.encoder, self.decoder, self.quantizer = encoder, decoder, quantizer
         _variance_preserving_init(self)
+
+    @property
+    def token_config(self) -> dict[str, Any]:
+        """The config minus the decoder's keys: a new decoder leaves the tokens valid."""
+        config = super().token_config
+        return {key: value for key, value in config.items() if key not in DECODER_KEYS}
 
     @property
     def sample_rate(self) -> int:
@@ -128,7 +156,15 @@ def _variance_preserving_init(codec: EncodecCodec) -> None:
     vectors and training collapses onto one code. This init keeps latents informative.
     Official checkpoints overwrite it when loaded.
     """
-    convs = [m for m in codec.modules() if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))]
+    seanet = [codec.encoder, codec.quantizer]
+    if isinstance(codec.decoder, SEANetDecoder):  # a Vocos decoder initialises itself
+        seanet.append(codec.decoder)
+    convs = [
+        m
+        for part in seanet
+        for m in part.modules()
+        if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d))
+    ]
     with torch.no_grad():
         for conv in convs:
             mode = "fan_in" if isinstance(conv, nn.Conv1d) else "fan_out"
@@ -138,5 +174,6 @@ def _variance_preserving_init(codec: EncodecCodec) -> None:
                 conv.weight_g.copy_(weight.norm(dim=(1, 2), keepdim=True))
             if conv.bias is not None:
                 conv.bias.zero_()
-        output = [m for m in codec.decoder.modules() if isinstance(m, nn.Conv1d)][-1]
-        (output.weight_g if hasattr(output, "weight_g") else output.weight).mul_(OUTPUT_GAIN)
+        if isinstance(codec.decoder, SEANetDecoder):
+            output = [m for m in codec.decoder.modules() if isinstance(m, nn.Conv1d)][-1]
+            (output.weight_g if hasattr(output, "weight_g") else output.weight).mul_(OUTPUT_GAIN)

@@ -136,17 +136,27 @@ def _codec_part(codec: Codec, name: str) -> nn.Module:
     return part
 
 
-def _load_initial_weights(codec: Codec, path: str) -> None:
-    """Start from a saved codec's weights (a checkpoint in out_dir still wins on resume)."""
+def _load_initial_weights(codec: Codec, path: str, parts: list[str] | None) -> None:
+    """Start from a saved codec's weights, all of them or only ``parts`` (for instance
+    ``[encoder, quantizer]`` under a new decoder); a checkpoint in out_dir still wins."""
     from tokgen.codecs.registry import load_codec
 
     source = load_codec(path)
-    if source.config != codec.config:
+    if parts is None:
+        if source.config != codec.config:
+            raise ConfigError(
+                f"init_from={path!r} holds a different architecture than the recipe's codec; "
+                "train it with the same codec entry, or name the shared init_parts."
+            )
+        codec.load_state_dict(source.state_dict())
+        return
+    if source.token_config != codec.token_config:
         raise ConfigError(
-            f"init_from={path!r} holds a different architecture than the recipe's codec; "
-            "train it with the same codec entry."
+            f"init_parts: {path!r} makes different tokens than the recipe's codec "
+            "(only decoder settings may differ)."
         )
-    codec.load_state_dict(source.state_dict())
+    for name in parts:
+        _codec_part(codec, name).load_state_dict(_codec_part(source, name).state_dict())
 
 
 def train_codec(config: CodecTrainConfig) -> Path:
@@ -154,7 +164,7 @@ def train_codec(config: CodecTrainConfig) -> Path:
     torch.manual_seed(config.run.seed)
     codec = codec_from_recipe(config.codec)
     if config.init_from is not None:
-        _load_initial_weights(codec, config.init_from)
+        _load_initial_weights(codec, config.init_from, config.init_parts)
     dataset = AudioSegmentDataset(
         config.data.train, codec.sample_rate, codec.channels, config.data.segment_seconds
     )

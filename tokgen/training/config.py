@@ -78,6 +78,7 @@ class CodecTrainConfig:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
     init_from: str | None = None  # a saved codec dir whose weights start a fresh run
+    init_parts: list[str] | None = None  # parts taken from init_from (default: all)
     freeze: list[str] = field(
         default_factory=list
     )  # codec parts kept fixed, e.g. [encoder, quantizer]
@@ -110,6 +111,7 @@ def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> Code
     return CodecTrainConfig(
         codec=raw["codec"],
         init_from=raw.get("init_from"),
+        init_parts=list(raw["init_parts"]) if raw.get("init_parts") else None,
         freeze=list(raw.get("freeze") or []),
         **parts,
     )

@@ -1,0 +1,91 @@
+"""A Vocos-style decoder: ConvNeXt blocks at the frame rate, then an inverse-STFT head.
+
+The network predicts, per frame, the log magnitude and the phase of one STFT column
+(``n_fft = 4 * hop``); an overlap-add inverse STFT with "same" padding turns ``F`` frames
+into exactly ``F * hop`` samples. All the computation runs at the frame rate, so it is
+cheap on a CPU, and it predicts magnitude and phase explicitly, unlike a SEANet decoder,
+which must build both out of transposed convolutions (Siuzdak 2023, "Vocos").
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MAX_MAGNITUDE = 100.0  # clip exp(log-magnitude): keeps early training finite
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv (k=7), LayerNorm, pointwise MLP (GELU), layer-scaled residual."""
+
+    def __init__(self, dim: int, hidden: int, layer_scale: float) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, kernel_size=7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, hidden)
+        self.pwconv2 = nn.Linear(hidden, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).transpose(1, 2)  # [B, D, F] -> [B, F, D]
+        y = self.pwconv2(F.gelu(self.pwconv1(self.norm(y))))
+        return x + (self.gamma * y).transpose(1, 2)
+
+
+class InverseSTFT(nn.Module):
+    """Overlap-add inverse STFT with "same" padding: ``[B, n_fft//2+1, F]`` -> ``[B, F*hop]``."""
+
+    def __init__(self, n_fft: int, hop: int) -> None:
+        super().__init__()
+        if (n_fft - hop) % 2:
+            raise ValueError(f"n_fft - hop must be even, got n_fft={n_fft}, hop={hop}.")
+        self.n_fft, self.hop, self.pad = n_fft, hop, (n_fft - hop) // 2
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[B, n_fft, F]`` -> ``[B, F*hop]`` (the padding cut from both ends)."""
+        length = (frames.shape[-1] - 1) * self.hop + self.n_fft
+        out = F.fold(
+            frames, output_size=(1, length), kernel_size=(1, self.n_fft), stride=(1, self.hop)
+        )  # [B, 1, 1, length]
+        return out[:, 0, 0, self.pad : length - self.pad]
+
+    def forward(self, spec: torch.Tensor) -> torch.Tensor:
+        frames = torch.fft.irfft(spec, self.n_fft, dim=1) * self.window[None, :, None]
+        audio = self._overlap_add(frames)  # [B, F*hop]
+        squared = self.window.square()[None, :, None].expand(1, -1, spec.shape[-1])
+        envelope = self._overlap_add(squared)  # [1, F*hop], > 0 everywhere for hop <= n_fft/2
+        return audio / envelope.clamp_min(1e-8)
+
+
+class VocosDecoder(nn.Module):
+    """Quantized latent ``[B, D, F]`` -> audio ``[B, C, F*hop]`` through an inverse STFT."""
+
+    def __init__(
+        self, dimension: int, hop: int, dim: int = 384, layers: int = 8, channels: int = 1
+    ) -> None:
+        super().__init__()
+        self.channels = channels
+        self.n_fft = 4 * hop
+        self.embed = nn.Conv1d(dimension, dim, kernel_size=7, padding=3)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.blocks = nn.ModuleList(ConvNeXtBlock(dim, 3 * dim, 1 / layers) for _ in range(layers))
+        self.final_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, channels * (self.n_fft + 2))  # log-magnitude, phase
+        self.istft = InverseSTFT(self.n_fft, hop)
+        for module in self.modules():
+            if isinstance(module, (nn.Conv1d, nn.Linear)):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.embed(latent).transpose(1, 2)).transpose(1, 2)  # [B, dim, F]
+        for block in self.blocks:
+            x = block(x)
+        x = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)  # [B, C*(n_fft+2), F]
+        x = x.reshape(x.shape[0] * self.channels, self.n_fft + 2, x.shape[-1])
+        log_magnitude, phase = x.chunk(2, dim=1)  # each [B*C, n_fft//2+1, F]
+        magnitude = log_magnitude.exp().clamp(max=MAX_MAGNITUDE)
+        audio = self.istft(torch.polar(magnitude, phase))  # [B*C, F*hop]
+        return audio.reshape(-1, self.channels, audio.shape[-1])
