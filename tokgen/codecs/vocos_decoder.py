@@ -10,7 +10,6 @@ which must build both out of transposed convolutions (Siuzdak 2023, "Vocos").
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 MAX_MAGNITUDE = 100.0  # clip exp(log-magnitude): keeps early training finite
@@ -29,7 +28,7 @@ class ConvNeXtBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.dwconv(x).transpose(1, 2)  # [B, D, F] -> [B, F, D]
-        y = self.pwconv2(F.gelu(self.pwconv1(self.norm(y))))
+        y = self.pwconv2(nn.functional.gelu(self.pwconv1(self.norm(y))))
         return x + (self.gamma * y).transpose(1, 2)
 
 
@@ -46,7 +45,7 @@ class InverseSTFT(nn.Module):
     def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
         """``[B, n_fft, F]`` -> ``[B, F*hop]`` (the padding cut from both ends)."""
         length = (frames.shape[-1] - 1) * self.hop + self.n_fft
-        out = F.fold(
+        out = nn.functional.fold(
             frames, output_size=(1, length), kernel_size=(1, self.n_fft), stride=(1, self.hop)
         )  # [B, 1, 1, length]
         return out[:, 0, 0, self.pad : length - self.pad]
