@@ -16,7 +16,7 @@ import tokgen
 from tokgen.errors import ConfigError
 from tokgen.training.codec_training import train_codec
 from tokgen.training.config import load_codec_train_config
-from tokgen.training.losses import CompressedComplexSTFTLoss
+from tokgen.training.losses import CompressedComplexSTFTLoss, MultiScaleMelLoss
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "codecs" / "tiny.yaml"
@@ -191,3 +191,16 @@ def test_two_process_gloo_training(audio_dir, tmp_path):
     assert state["num_processes"] == 2
     assert (last / "random_states_1.pkl").is_file()
     assert tokgen.load_codec(out / "model").encode(torch.zeros(640), 16_000).shape == (1, 2, 2)
+
+
+def test_more_mel_bands_see_high_harmonics():
+    t = torch.arange(16_000) / 16_000
+
+    def comb(offset: float) -> torch.Tensor:  # harmonics from 3 to 4 kHz, 200 Hz apart
+        freqs = torch.arange(3000.0, 4001.0, 200.0) + offset
+        return 0.05 * torch.sin(2 * torch.pi * freqs[:, None] * t).sum(0)[None, None]
+
+    harmonics, between = comb(0.0), comb(100.0)  # same envelope, other partials
+    coarse = MultiScaleMelLoss(16_000, n_mels=64)(harmonics, between).item()
+    fine = MultiScaleMelLoss(16_000, n_mels=256)(harmonics, between).item()
+    assert fine > 1.5 * coarse

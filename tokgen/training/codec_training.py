@@ -31,7 +31,7 @@ class CodecTask:
     def __init__(self, config: CodecTrainConfig, codec: Codec) -> None:
         self.config = config
         self.codec = codec
-        self.mel_loss = MultiScaleMelLoss(codec.sample_rate)
+        self.mel_loss = MultiScaleMelLoss(codec.sample_rate, n_mels=config.loss.mel_bins)
         self.complex_loss = CompressedComplexSTFTLoss()
         self.frozen = [_codec_part(codec, name) for name in config.freeze]
         for part in self.frozen:

@@ -47,6 +47,7 @@ class RunConfig:
 class CodecLossConfig:
     l1: float = 0.1  # waveform L1
     mel: float = 1.0  # multi-scale mel (linear + log)
+    mel_bins: int = 64  # most mel bands per scale (n_fft // 8 at most): 256+ resolves harmonics
     complex_stft: float = 0.0  # compressed complex STFT (phase-aware; matches the waveform)
     commitment: float = 1.0  # VQ commitment
     adversarial: float = 3.0  # used only with the discriminator

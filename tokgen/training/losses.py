@@ -9,6 +9,9 @@ from torch import nn
 class MultiScaleMelLoss(nn.Module):
     """Sum over STFT sizes of L1 between mel spectrograms and between their logs.
 
+    Each scale has ``min(n_mels, n_fft // 8)`` bands. With 64, bands above ~1 kHz are wider
+    than the spacing of a voice's harmonics, so the loss cannot see them and a decoder
+    learns a smooth envelope; 256 bands at ``n_fft`` 2048 resolve them (as DAC's 320 do).
     Inputs are ``[B, C, T]``; silence is safe (log of a clamped magnitude).
     """
 
