@@ -120,6 +120,17 @@ def test_new_decoder_on_frozen_encoder_keeps_the_tokens(audio_dir, tmp_path):
         train_codec(config)
 
 
+def test_frame_magnitude_loss_trains_a_griffin_lim_decoder(audio_dir, tmp_path):
+    extra = ("codec.decoder=vocos", "codec.decoder_dim=16", "codec.decoder_phase=griffin_lim")
+    config = tiny_config(audio_dir, tmp_path / "a", *extra, "loss.frame_magnitude=1")
+    codec = tokgen.load_codec(train_codec(config))
+    assert codec.config.decoder_phase == "griffin_lim"
+    assert codec.decode(codec.encode(torch.randn(1, 1, 3200), 16_000)).shape == (1, 1, 3200)
+    seanet = tiny_config(audio_dir, tmp_path / "b", "loss.frame_magnitude=1")
+    with pytest.raises(ConfigError, match="decoder: vocos"):
+        train_codec(seanet)
+
+
 def test_complex_stft_loss_sees_phase():
     loss = CompressedComplexSTFTLoss()
     t = torch.arange(16_000) / 16_000

@@ -38,6 +38,7 @@ class CodecOutput:
     audio: torch.Tensor  # [B, C, T] reconstruction
     codes: torch.Tensor  # [B, K, F]
     commitment_loss: torch.Tensor  # scalar; quantizer penalty to add to the loss
+    magnitude: torch.Tensor | None = None  # [B*C, bins, F]: an STFT decoder's own magnitudes
 
 
 class Codec(nn.Module, ABC):

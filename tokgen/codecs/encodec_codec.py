@@ -43,9 +43,15 @@ class EncodecConfig:
     decoder: str = "seanet"  # or "vocos": ConvNeXt at the frame rate + inverse-STFT head
     decoder_dim: int = 384  # vocos only: width and depth of the ConvNeXt stack
     decoder_layers: int = 8
+    decoder_phase: str = "predicted"  # vocos only: or "griffin_lim" (from the magnitude)
 
 
-DECODER_KEYS = ("decoder", "decoder_dim", "decoder_layers")  # no effect on the tokens
+DECODER_KEYS = (
+    "decoder",
+    "decoder_dim",
+    "decoder_layers",
+    "decoder_phase",
+)  # no effect on the tokens
 DECODERS = ("seanet", "vocos")
 
 
@@ -76,6 +82,7 @@ class EncodecCodec(Codec):
                 dim=config.decoder_dim,
                 layers=config.decoder_layers,
                 channels=config.channels,
+                phase=config.decoder_phase,
             )
         else:
             decoder = SEANetDecoder(**nn_kwargs)
@@ -137,11 +144,17 @@ class EncodecCodec(Codec):
     def forward(self, wav: torch.Tensor, num_codebooks: int | None = None) -> CodecOutput:
         latent = self.encoder(wav)  # [B, D, F]
         quantized, codes, commit = self.quantizer.vq(latent, n_q=num_codebooks or self.config.n_q)
-        audio = self.decoder(quantized)  # [B, C, T]
+        magnitude = None
+        if isinstance(self.decoder, VocosDecoder):
+            magnitude, phase = self.decoder.spectrum(quantized)  # [B*C, bins, F]
+            audio = self.decoder.synthesize(magnitude, phase)  # [B, C, T]
+        else:
+            audio = self.decoder(quantized)
         return CodecOutput(
             audio=audio,
             codes=rearrange(codes, "k b f -> b k f"),
             commitment_loss=commit.mean(),
+            magnitude=magnitude,
         )
 
 

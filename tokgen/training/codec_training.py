@@ -10,6 +10,7 @@ from torch import nn
 
 from tokgen.codecs import Codec, build_codec
 from tokgen.codecs.registry import CODECS
+from tokgen.codecs.vocos_decoder import VocosDecoder
 from tokgen.data.audio_segments import AudioSegmentDataset
 from tokgen.errors import ConfigError
 from tokgen.training.config import CodecTrainConfig
@@ -19,6 +20,7 @@ from tokgen.training.losses import (
     discriminator_hinge_loss,
     feature_matching_loss,
     generator_hinge_loss,
+    spectral_magnitude_loss,
 )
 from tokgen.training.trainer import Trainer, Updater
 
@@ -33,6 +35,10 @@ class CodecTask:
         self.codec = codec
         self.mel_loss = MultiScaleMelLoss(codec.sample_rate, n_mels=config.loss.mel_bins)
         self.complex_loss = CompressedComplexSTFTLoss()
+        if config.loss.frame_magnitude > 0 and not isinstance(
+            getattr(codec, "decoder", None), VocosDecoder
+        ):
+            raise ConfigError("loss.frame_magnitude needs a codec with `decoder: vocos`.")
         self.frozen = [_codec_part(codec, name) for name in config.freeze]
         for part in self.frozen:
             part.requires_grad_(False)
@@ -74,9 +80,17 @@ class CodecTask:
         self.mel_loss.to(wav.device)
         self.complex_loss.to(wav.device)
         l1 = (out.audio - wav).abs().mean()
-        mel = self.mel_loss(out.audio, wav)
-        loss = weights.l1 * l1 + weights.mel * mel + weights.commitment * out.commitment_loss
-        logs = {"l1": l1.item(), "mel": mel.item(), "commitment": out.commitment_loss.item()}
+        loss = weights.l1 * l1 + weights.commitment * out.commitment_loss
+        logs = {"l1": l1.item(), "commitment": out.commitment_loss.item()}
+        if weights.mel > 0:
+            mel = self.mel_loss(out.audio, wav)
+            loss = loss + weights.mel * mel
+            logs["mel"] = mel.item()
+        if weights.frame_magnitude > 0:
+            target = codec.decoder.stft(wav.flatten(0, 1)).abs()  # [B*C, bins, F]
+            frame_magnitude = spectral_magnitude_loss(out.magnitude, target)
+            loss = loss + weights.frame_magnitude * frame_magnitude
+            logs["frame_magnitude"] = frame_magnitude.item()
         if weights.complex_stft > 0:
             complex_stft = self.complex_loss(out.audio, wav)
             loss = loss + weights.complex_stft * complex_stft

@@ -49,6 +49,7 @@ class CodecLossConfig:
     mel: float = 1.0  # multi-scale mel (linear + log)
     mel_bins: int = 64  # most mel bands per scale (n_fft // 8 at most): 256+ resolves harmonics
     complex_stft: float = 0.0  # compressed complex STFT (phase-aware; matches the waveform)
+    frame_magnitude: float = 0.0  # an STFT decoder's magnitudes vs the target's (vocos only)
     commitment: float = 1.0  # VQ commitment
     adversarial: float = 3.0  # used only with the discriminator
     feature: float = 3.0  # feature matching, only with the discriminator

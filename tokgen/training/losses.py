@@ -87,6 +87,13 @@ class CompressedComplexSTFTLoss(nn.Module):
         return total / len(self.n_ffts)
 
 
+def spectral_magnitude_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Spectral convergence plus L1 of log magnitudes, for magnitudes ``[B, bins, F]``."""
+    convergence = (target - pred).norm() / target.norm().clamp_min(1e-5)
+    log_l1 = (pred.clamp_min(1e-5).log() - target.clamp_min(1e-5).log()).abs().mean()
+    return convergence + log_l1
+
+
 def discriminator_hinge_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
     """Hinge loss for the discriminator over its sub-discriminators' logits."""
     losses = [torch.relu(1 - r).mean() + torch.relu(1 + f).mean() for r, f in zip(real, fake)]
