@@ -131,6 +131,19 @@ def test_frame_magnitude_loss_trains_a_griffin_lim_decoder(audio_dir, tmp_path):
         train_codec(seanet)
 
 
+def test_magnitude_discriminator_trains_and_resumes(audio_dir, tmp_path):
+    extra = ("codec.decoder=vocos", "codec.decoder_dim=16", "loss.frame_magnitude=1")
+    gan = ("discriminator.enabled=true", "discriminator.kind=magnitude", "discriminator.filters=4")
+    config = tiny_config(audio_dir, tmp_path / "gan", *extra, *gan, "run.max_steps=2")
+    train_codec(config)
+    config.run.max_steps = 3  # resumes the discriminator too
+    train_codec(config)
+    assert (tmp_path / "gan" / "checkpoints" / "step_00000003" / "model_1.safetensors").is_file()
+    seanet = tiny_config(audio_dir, tmp_path / "b", *gan)
+    with pytest.raises(ConfigError, match="decoder: vocos"):
+        train_codec(seanet)
+
+
 def test_complex_stft_loss_sees_phase():
     loss = CompressedComplexSTFTLoss()
     t = torch.arange(16_000) / 16_000

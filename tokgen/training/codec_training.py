@@ -14,6 +14,7 @@ from tokgen.codecs.vocos_decoder import VocosDecoder
 from tokgen.data.audio_segments import AudioSegmentDataset
 from tokgen.errors import ConfigError
 from tokgen.training.config import CodecTrainConfig
+from tokgen.training.discriminators import MagnitudeDiscriminator
 from tokgen.training.losses import (
     CompressedComplexSTFTLoss,
     MultiScaleMelLoss,
@@ -42,16 +43,7 @@ class CodecTask:
         self.frozen = [_codec_part(codec, name) for name in config.freeze]
         for part in self.frozen:
             part.requires_grad_(False)
-        self.discriminator: nn.Module | None = None
-        if config.discriminator.enabled:
-            from encodec.msstftd import MultiScaleSTFTDiscriminator
-
-            self.discriminator = MultiScaleSTFTDiscriminator(
-                filters=config.discriminator.filters,
-                in_channels=codec.channels,
-                out_channels=codec.channels,
-            )
-            _own_buffer_storage(self.discriminator)
+        self.discriminator = _discriminator(config, codec)
 
     def modules(self) -> dict[str, nn.Module]:
         modules: dict[str, nn.Module] = {"codec": self.codec}
@@ -86,8 +78,10 @@ class CodecTask:
             mel = self.mel_loss(out.audio, wav)
             loss = loss + weights.mel * mel
             logs["mel"] = mel.item()
+        target = None
+        if out.magnitude is not None:
+            target = self.codec.decoder.stft(wav.flatten(0, 1)).abs()  # [B*C, bins, F]
         if weights.frame_magnitude > 0:
-            target = codec.decoder.stft(wav.flatten(0, 1)).abs()  # [B*C, bins, F]
             frame_magnitude = spectral_magnitude_loss(out.magnitude, target)
             loss = loss + weights.frame_magnitude * frame_magnitude
             logs["frame_magnitude"] = frame_magnitude.item()
@@ -100,13 +94,16 @@ class CodecTask:
         )
         if adversarial:
             disc = update.modules["discriminator"]
-            real_logits, _ = disc(wav)
-            fake_logits, _ = disc(out.audio.detach())
+            real, fake = (wav, out.audio)
+            if self.config.discriminator.kind == "magnitude":
+                real, fake = target, out.magnitude
+            real_logits, _ = disc(real)
+            fake_logits, _ = disc(fake.detach())
             d_loss = discriminator_hinge_loss(real_logits, fake_logits)
             update("discriminator", d_loss)
             with torch.no_grad():  # the real maps are only targets for feature matching
-                _, real_maps = disc(wav)
-            fake_logits, fake_maps = disc(out.audio)
+                _, real_maps = disc(real)
+            fake_logits, fake_maps = disc(fake)
             adv = generator_hinge_loss(fake_logits)
             feat = feature_matching_loss(real_maps, fake_maps)
             loss = loss + weights.adversarial * adv + weights.feature * feat
@@ -114,6 +111,28 @@ class CodecTask:
         update("codec", loss)
         logs["loss"] = loss.item()
         return logs
+
+
+def _discriminator(config: CodecTrainConfig, codec: Codec) -> nn.Module | None:
+    """The recipe's discriminator, or None when it is disabled."""
+    settings = config.discriminator
+    if not settings.enabled:
+        return None
+    if settings.kind == "magnitude":
+        if not isinstance(getattr(codec, "decoder", None), VocosDecoder):
+            raise ConfigError("discriminator.kind=magnitude needs a codec with `decoder: vocos`.")
+        return MagnitudeDiscriminator(settings.filters)
+    if settings.kind != "ms_stft":
+        raise ConfigError(
+            f"discriminator.kind must be 'ms_stft' or 'magnitude', got {settings.kind!r}."
+        )
+    from encodec.msstftd import MultiScaleSTFTDiscriminator
+
+    discriminator = MultiScaleSTFTDiscriminator(
+        filters=settings.filters, in_channels=codec.channels, out_channels=codec.channels
+    )
+    _own_buffer_storage(discriminator)
+    return discriminator
 
 
 def codec_from_recipe(spec: object) -> Codec:

@@ -58,7 +58,8 @@ class CodecLossConfig:
 @dataclass
 class DiscriminatorConfig:
     enabled: bool = False
-    filters: int = 32  # width of encodec's MS-STFT discriminator
+    kind: str = "ms_stft"  # encodec's MS-STFT on the waveform, or "magnitude" (vocos decoders)
+    filters: int = 32  # width of the discriminator
     start_step: int = 0  # adversarial losses start after this step
 
 
