@@ -44,6 +44,7 @@ class EncodecConfig:
     decoder_dim: int = 384  # vocos only: width and depth of the ConvNeXt stack
     decoder_layers: int = 8
     decoder_phase: str = "predicted"  # vocos only: or "griffin_lim" (from the magnitude)
+    decoder_griffin_lim_iters: int = 32  # more: better phase, slower decoding
 
 
 DECODER_KEYS = (
@@ -83,6 +84,7 @@ class EncodecCodec(Codec):
                 layers=config.decoder_layers,
                 channels=config.channels,
                 phase=config.decoder_phase,
+                griffin_lim_iters=config.decoder_griffin_lim_iters,
             )
         else:
             decoder = SEANetDecoder(**nn_kwargs)
