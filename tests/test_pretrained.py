@@ -42,6 +42,11 @@ def test_shipped_codec_loads_offline_and_round_trips(monkeypatch):
     assert trained_error < 0.5 * mel_distance(wav[0], random_audio[0, 0], 16_000)
 
 
+def test_shipped_codec_keeps_the_token_config_hash():
+    # token corpora record this hash: decoder-only settings must never change it
+    assert tokgen.load_codec("tokgen-codec-16k").config_hash == "f7949f2f1003fe77"
+
+
 def test_all_eight_codebooks_are_shipped():
     codec = tokgen.load_codec(Path(SHIPPED), num_codebooks=8)
     assert codec.encode(tone(0.2), 16_000).shape == (1, 8, 10)

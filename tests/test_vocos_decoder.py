@@ -55,6 +55,10 @@ def test_vocos_codec_round_trips_and_chunks_exactly(vocos_codec, monkeypatch):
 def test_decoder_settings_leave_the_token_hash_alone(vocos_codec):
     seanet = registry.build_codec(registry.CODECS["tokgen-codec-debug"].config)
     assert vocos_codec.config_hash == seanet.config_hash
+    griffin_lim = dataclasses.replace(
+        vocos_codec.config, decoder_phase="griffin_lim", decoder_griffin_lim_iters=4
+    )
+    assert registry.build_codec(griffin_lim).config_hash == seanet.config_hash
     other = dataclasses.replace(seanet.config, bins=32)
     assert registry.build_codec(other).config_hash != seanet.config_hash
 

@@ -52,6 +52,7 @@ DECODER_KEYS = (
     "decoder_dim",
     "decoder_layers",
     "decoder_phase",
+    "decoder_griffin_lim_iters",
 )  # no effect on the tokens
 DECODERS = ("seanet", "vocos")
 
