@@ -233,6 +233,7 @@ def test_a_retrained_decoder_keeps_the_tokens_valid(debug_codec, manifest, tmp_p
             parameter.add_(0.1)
     report = tokenize_manifest(tuned, manifest, out, progress=False)  # accepted: a resume
     assert report.failed == 0 and report.done == 0 and report.skipped > 0
+    TokenCorpus(out).check_codec(tuned)
 
 
 def test_other_codec_is_refused(debug_codec, manifest, tmp_path):
@@ -248,6 +249,8 @@ def test_other_codec_is_refused(debug_codec, manifest, tmp_path):
         tokenize_manifest(other, manifest, out, progress=False)
     with pytest.raises(CodesError, match="config hash"):
         TokenCorpus(out).check_codec(other)
+    with pytest.raises(CodesError, match="another 'tokgen-codec-debug' encoder"):
+        TokenCorpus(out).check_codec(retrained)
 
 
 def test_cli_happy_path(manifest, tmp_path, capsys):

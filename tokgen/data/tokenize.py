@@ -175,8 +175,15 @@ class TokenCorpus:
         return self._read(self.rows[index]["sources"][source])
 
     def check_codec(self, codec: Codec) -> None:
-        """Raise :class:`CodesError` unless ``codec`` has the architecture that made these tokens."""
+        """Raise :class:`CodesError` unless ``codec`` has the architecture and the encoder
+        weights that made these tokens (its decoder may differ)."""
         check_codec_hash(codec, self.header.codec, self.header.config_hash)
+        if _weights_hash(codec) != self.header.weights_hash:
+            raise CodesError(
+                f"{self.folder} was made by another {self.header.codec!r} encoder (weights hash "
+                f"{self.header.weights_hash}, this codec's {_weights_hash(codec)}); tokenize "
+                "the manifest again into a new folder."
+            )
 
     def _read(self, ref: dict[str, Any]) -> torch.Tensor:
         start, stop = ref["offset"], ref["offset"] + ref["frames"]

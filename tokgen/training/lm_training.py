@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
+from tokgen.codecs import load_codec
 from tokgen.data.tokenize import TokenCorpus
 from tokgen.errors import ConfigError
 from tokgen.lm.checkpoint import load_lm, save_lm
@@ -128,6 +129,7 @@ def train_lm(config: LMTrainConfig) -> Path:
             f"the model speaks {model.config.codec!r} tokens; {config.data.tokens} holds "
             f"{corpus.header.codec!r} tokens."
         )
+    corpus.check_codec(load_codec(model.config.codec))  # stale tokens would train in vain
     out_dir = Path(config.run.out_dir)
     sources = [TaskExamples(get_task(name), corpus, frontend) for name in config.data.tasks]
     captions = CaptionTable(set().union(*(s.strings() for s in sources)), out_dir / EMBEDDINGS_NAME)
