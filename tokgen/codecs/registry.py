@@ -82,6 +82,11 @@ TOKGEN_CODEC_16K = EncodecConfig(
     dimension=128,
     n_q=8,
     bins=1024,
+    decoder="vocos",  # STFT magnitudes at 50 Hz, phase by Griffin-Lim (codecs/README.md)
+    decoder_dim=384,
+    decoder_layers=8,
+    decoder_phase="griffin_lim",
+    decoder_griffin_lim_iters=16,  # PESQ 1.313 vs 1.323 at 32 (8 sentences), 1.6x faster decode
 )
 
 CODECS: dict[str, NamedCodec] = {
@@ -200,7 +205,7 @@ def _load_named(name: str, pretrained: bool) -> Codec:
         if not (shipped / hub.WEIGHTS_NAME).is_file():
             raise PretrainedNotFoundError(
                 f"the trained weights of {name} are not in this install ({shipped}). Train them "
-                "with `tokgen train codec --config codecs/tokgen_codec_16k.yaml`, load a "
+                "with `tokgen train codec` and the three recipes in codecs/README.md, load a "
                 "checkpoint directory, or pass pretrained=False for random weights."
             )
         return _from_checkpoint(shipped)
