@@ -36,10 +36,11 @@ class CodecTask:
         self.codec = codec
         self.mel_loss = MultiScaleMelLoss(codec.sample_rate, n_mels=config.loss.mel_bins)
         self.complex_loss = CompressedComplexSTFTLoss()
-        if config.loss.frame_magnitude > 0 and not isinstance(
-            getattr(codec, "decoder", None), VocosDecoder
-        ):
-            raise ConfigError("loss.frame_magnitude needs a codec with `decoder: vocos`.")
+        self.magnitude_discriminator = (
+            config.discriminator.enabled and config.discriminator.kind == "magnitude"
+        )
+        if config.loss.frame_magnitude > 0:
+            _require_vocos(codec, "loss.frame_magnitude")
         self.frozen = [_codec_part(codec, name) for name in config.freeze]
         for part in self.frozen:
             part.requires_grad_(False)
@@ -78,8 +79,8 @@ class CodecTask:
             mel = self.mel_loss(out.audio, wav)
             loss = loss + weights.mel * mel
             logs["mel"] = mel.item()
-        target = None
-        if out.magnitude is not None:
+        target = None  # the decoder's STFT frames of the input, when a loss compares them
+        if weights.frame_magnitude > 0 or self.magnitude_discriminator:
             target = self.codec.decoder.stft(wav.flatten(0, 1)).abs()  # [B*C, bins, F]
         if weights.frame_magnitude > 0:
             frame_magnitude = spectral_magnitude_loss(out.magnitude, target)
@@ -94,9 +95,9 @@ class CodecTask:
         )
         if adversarial:
             disc = update.modules["discriminator"]
-            real, fake = (wav, out.audio)
-            if self.config.discriminator.kind == "magnitude":
-                real, fake = target, out.magnitude
+            real, fake = (
+                (target, out.magnitude) if self.magnitude_discriminator else (wav, out.audio)
+            )
             real_logits, _ = disc(real)
             fake_logits, _ = disc(fake.detach())
             d_loss = discriminator_hinge_loss(real_logits, fake_logits)
@@ -119,8 +120,7 @@ def _discriminator(config: CodecTrainConfig, codec: Codec) -> nn.Module | None:
     if not settings.enabled:
         return None
     if settings.kind == "magnitude":
-        if not isinstance(getattr(codec, "decoder", None), VocosDecoder):
-            raise ConfigError("discriminator.kind=magnitude needs a codec with `decoder: vocos`.")
+        _require_vocos(codec, "discriminator.kind=magnitude")
         return MagnitudeDiscriminator(settings.filters)
     if settings.kind != "ms_stft":
         raise ConfigError(
@@ -133,6 +133,12 @@ def _discriminator(config: CodecTrainConfig, codec: Codec) -> nn.Module | None:
     )
     _own_buffer_storage(discriminator)
     return discriminator
+
+
+def _require_vocos(codec: Codec, setting: str) -> None:
+    """Losses on STFT frames need a decoder that predicts them."""
+    if not isinstance(getattr(codec, "decoder", None), VocosDecoder):
+        raise ConfigError(f"{setting} needs a codec with `decoder: vocos`.")
 
 
 def codec_from_recipe(spec: object) -> Codec:
