@@ -80,6 +80,16 @@ def test_init_from_starts_from_saved_weights(audio_dir, tmp_path):
         assert torch.equal(a[key], b[key]), key
 
 
+def test_resume_does_not_need_init_from_again(audio_dir, tmp_path):
+    first = train_codec(tiny_config(audio_dir, tmp_path / "a", "run.max_steps=2"))
+    config = tiny_config(audio_dir, tmp_path / "b", "run.max_steps=2")
+    config.init_from = str(first)
+    train_codec(config)
+    config.init_from, config.run.max_steps = str(tmp_path / "gone"), 3  # the checkpoint wins
+    train_codec(config)
+    assert (tmp_path / "b" / "checkpoints" / "step_00000003").is_dir()
+
+
 def test_init_from_refuses_another_architecture(audio_dir, tmp_path):
     config = tiny_config(audio_dir, tmp_path / "b", "codec.n_filters=8")
     config.init_from = str(train_codec(tiny_config(audio_dir, tmp_path / "a", "run.max_steps=2")))
@@ -115,7 +125,8 @@ def test_new_decoder_on_frozen_encoder_keeps_the_tokens(audio_dir, tmp_path):
     wav = torch.randn(1, 1, 6400)
     assert torch.equal(old.encode(wav, 16_000), new.encode(wav, 16_000))
     assert new.decode(new.encode(wav, 16_000)).shape == (1, 1, 6400)
-    config.codec["n_q"] = 1  # other tokens: refused
+    config.codec["n_q"] = 1  # other tokens: refused (in a fresh run: a resume skips init_from)
+    config.run.out_dir = str(tmp_path / "c")
     with pytest.raises(ConfigError, match="different tokens"):
         train_codec(config)
 

@@ -23,7 +23,7 @@ from tokgen.training.losses import (
     generator_hinge_loss,
     spectral_magnitude_loss,
 )
-from tokgen.training.trainer import Trainer, Updater
+from tokgen.training.trainer import Trainer, Updater, complete_checkpoints
 
 MODEL_DIR = "model"
 
@@ -202,8 +202,8 @@ def train_codec(config: CodecTrainConfig) -> Path:
     """Train (or resume) a codec; returns the exported ``out_dir/model`` directory."""
     torch.manual_seed(config.run.seed)
     codec = codec_from_recipe(config.codec)
-    if config.init_from is not None:
-        _load_initial_weights(codec, config.init_from, config.init_parts)
+    if config.init_from is not None and not complete_checkpoints(config.run.out_dir):
+        _load_initial_weights(codec, config.init_from, config.init_parts)  # resuming skips it
     dataset = AudioSegmentDataset(
         config.data.train, codec.sample_rate, codec.channels, config.data.segment_seconds
     )

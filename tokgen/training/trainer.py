@@ -239,9 +239,7 @@ class Trainer:
         return final
 
     def _checkpoints(self) -> list[Path]:
-        if not self.checkpoint_dir.is_dir():
-            return []
-        return sorted(p for p in self.checkpoint_dir.glob("step_*") if (p / STATE_NAME).is_file())
+        return complete_checkpoints(self.out_dir)
 
     def resume(self) -> None:
         """Load the newest complete checkpoint, if any."""
@@ -279,3 +277,11 @@ class Trainer:
             gathered = self.accelerator.gather(checksum.reshape(1).to(self.accelerator.device))
             if not torch.allclose(gathered, gathered[0].expand_as(gathered), rtol=1e-6, atol=1e-9):
                 raise RuntimeError(f"replicas of {name!r} diverged: checksums {gathered.tolist()}")
+
+
+def complete_checkpoints(out_dir: str | Path) -> list[Path]:
+    """The finished checkpoints under ``out_dir/checkpoints``, oldest first."""
+    folder = Path(out_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("step_*") if (p / STATE_NAME).is_file())
