@@ -178,10 +178,11 @@ class TokenCorpus:
         """Raise :class:`CodesError` unless ``codec`` has the architecture and the encoder
         weights that made these tokens (its decoder may differ)."""
         check_codec_hash(codec, self.header.codec, self.header.config_hash)
-        if _weights_hash(codec) != self.header.weights_hash:
+        weights_hash = _weights_hash(codec)
+        if weights_hash != self.header.weights_hash:
             raise CodesError(
                 f"{self.folder} was made by another {self.header.codec!r} encoder (weights hash "
-                f"{self.header.weights_hash}, this codec's {_weights_hash(codec)}); tokenize "
+                f"{self.header.weights_hash}, this codec's {weights_hash}); tokenize "
                 "the manifest again into a new folder."
             )
 
