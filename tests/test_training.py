@@ -142,6 +142,14 @@ def test_frame_magnitude_loss_trains_a_griffin_lim_decoder(audio_dir, tmp_path):
         train_codec(seanet)
 
 
+def test_spectral_encoder_codec_trains_and_exports(audio_dir, tmp_path):
+    extra = ("codec.encoder=spectral", "codec.encoder_dim=16", "codec.decoder=vocos")
+    config = tiny_config(audio_dir, tmp_path / "a", *extra, "codec.decoder_dim=16")
+    codec = tokgen.load_codec(train_codec(config))
+    assert codec.config.encoder == "spectral"
+    assert codec.encode(torch.randn(1, 1, 3200), 16_000).shape == (1, 2, 10)
+
+
 def test_magnitude_discriminator_trains_and_resumes(audio_dir, tmp_path):
     extra = ("codec.decoder=vocos", "codec.decoder_dim=16", "loss.frame_magnitude=1")
     gan = ("discriminator.enabled=true", "discriminator.kind=magnitude", "discriminator.filters=4")

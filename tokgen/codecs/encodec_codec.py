@@ -7,6 +7,7 @@ state dicts load as they are.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from encodec.quantization import ResidualVectorQuantizer
 from torch import nn
 
 from tokgen.codecs.base import Codec, CodecOutput
+from tokgen.codecs.spectral_encoder import SpectralEncoder
 from tokgen.codecs.vocos_decoder import VocosDecoder
 from tokgen.errors import ConfigError
 
@@ -40,6 +42,9 @@ class EncodecConfig:
     bins: int = 1024  # codebook size
     kmeans_init: bool = True  # k-means codebook init on the first training batch
     ema_decay: float = 0.99
+    encoder: str = "seanet"  # or "spectral": log-magnitude STFT + ConvNeXt at the frame rate
+    encoder_dim: int = 256  # spectral only: width and depth of the ConvNeXt stack
+    encoder_layers: int = 4
     decoder: str = "seanet"  # or "vocos": ConvNeXt at the frame rate + inverse-STFT head
     decoder_dim: int = 384  # vocos only: width and depth of the ConvNeXt stack
     decoder_layers: int = 8
@@ -55,6 +60,8 @@ DECODER_KEYS = (
     "decoder_griffin_lim_iters",
 )  # no effect on the tokens
 DECODERS = ("seanet", "vocos")
+ENCODERS = ("seanet", "spectral")
+ENCODER_KEYS = ("encoder", "encoder_dim", "encoder_layers")
 
 
 class EncodecCodec(Codec):
@@ -75,7 +82,19 @@ class EncodecCodec(Codec):
         )
         if config.decoder not in DECODERS:
             raise ConfigError(f"decoder must be one of {DECODERS}, got {config.decoder!r}.")
-        encoder = SEANetEncoder(**nn_kwargs)
+        if config.encoder not in ENCODERS:
+            raise ConfigError(f"encoder must be one of {ENCODERS}, got {config.encoder!r}.")
+        encoder: nn.Module
+        if config.encoder == "spectral":
+            encoder = SpectralEncoder(
+                config.dimension,
+                math.prod(config.ratios),
+                dim=config.encoder_dim,
+                layers=config.encoder_layers,
+                channels=config.channels,
+            )
+        else:
+            encoder = SEANetEncoder(**nn_kwargs)
         decoder: nn.Module
         if config.decoder == "vocos":
             decoder = VocosDecoder(
@@ -103,9 +122,13 @@ class EncodecCodec(Codec):
 
     @property
     def token_config(self) -> dict[str, Any]:
-        """The config minus the decoder's keys: a new decoder leaves the tokens valid."""
-        config = super().token_config
-        return {key: value for key, value in config.items() if key not in DECODER_KEYS}
+        """The config minus the decoder's keys: a new decoder leaves the tokens valid.
+
+        A SEANet encoder also drops the spectral encoder's keys (they do not apply), so
+        hashes from before those keys existed stay valid.
+        """
+        ignored = DECODER_KEYS + (ENCODER_KEYS if self.config.encoder == "seanet" else ())
+        return {k: v for k, v in super().token_config.items() if k not in ignored}
 
     @property
     def sample_rate(self) -> int:
@@ -172,7 +195,9 @@ def _variance_preserving_init(codec: EncodecCodec) -> None:
     vectors and training collapses onto one code. This init keeps latents informative.
     Official checkpoints overwrite it when loaded.
     """
-    seanet = [codec.encoder, codec.quantizer]
+    seanet: list[nn.Module] = [codec.quantizer]
+    if isinstance(codec.encoder, SEANetEncoder):  # a spectral encoder initialises itself
+        seanet.append(codec.encoder)
     if isinstance(codec.decoder, SEANetDecoder):  # a Vocos decoder initialises itself
         seanet.append(codec.decoder)
     convs = [
