@@ -19,6 +19,18 @@ from tokgen import audio as audio_io
 from tokgen import load_codec
 
 
+def probe_sentences(manifest: Path, count: int) -> list[torch.Tensor]:
+    """Every 20th flite/festival sentence of ``manifest``, ``count`` of them: ``[1, 1, T]``."""
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    rows = [
+        r for r in rows if r["kind"] == "speech" and r["voice"].startswith(("flite", "festival"))
+    ]
+    return [
+        audio_io.load(manifest.parent / r["path"], target_sample_rate=16_000, channels=1).samples
+        for r in rows[::20][:count]
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("codec")
@@ -27,16 +39,9 @@ def main() -> None:
         "--count", type=int, default=8, help="sentences: every 20th, from the first"
     )
     args = parser.parse_args()
-    manifest = Path(args.manifest)
-    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    rows = [
-        r for r in rows if r["kind"] == "speech" and r["voice"].startswith(("flite", "festival"))
-    ]
     codec = load_codec(args.codec).eval()
     scores: dict[str, list[float]] = {"continuous": [], "K=8": [], "K=4": [], "K=1": []}
-    for row in rows[::20][: args.count]:
-        clip = audio_io.load(manifest.parent / row["path"], target_sample_rate=16_000, channels=1)
-        wav = clip.samples  # [1, 1, T]
+    for wav in probe_sentences(Path(args.manifest), args.count):
         ref = wav[0, 0].numpy()
         with torch.no_grad():
             decoded = {"continuous": codec.decode_latent(codec.encode_latent(wav, 16_000))}
