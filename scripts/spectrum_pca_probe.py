@@ -28,6 +28,10 @@ HOP = 320
 FLOOR = 1e-5
 
 
+def load_mono(path: Path) -> torch.Tensor:
+    return audio_io.load(path, target_sample_rate=16_000, channels=1).samples[0, 0]  # [T]
+
+
 def log_frames(decoder: VocosDecoder, wav: torch.Tensor) -> torch.Tensor:
     """Mono ``[T]`` -> log magnitudes ``[F, bins]`` (T cut to whole hops)."""
     wav = wav[: len(wav) // HOP * HOP]
@@ -72,7 +76,7 @@ def main() -> None:
     rows = [json.loads(line) for line in train.read_text().splitlines() if line.strip()]
     frames = torch.cat(
         [
-            log_frames(decoder, audio_io.load(train.parent / r["path"], 16_000, 1).samples[0, 0])
+            log_frames(decoder, load_mono(train.parent / r["path"]))
             for r in random.sample(rows, args.clips)
         ]
     )  # [N, bins]
