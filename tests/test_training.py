@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import torch
 
 import tokgen
 from tokgen.errors import ConfigError
-from tokgen.training.codec_training import train_codec
+from tokgen.training.codec_training import CodecTask, train_codec
 from tokgen.training.config import load_codec_train_config
 from tokgen.training.losses import CompressedComplexSTFTLoss, MultiScaleMelLoss
 
@@ -45,6 +46,32 @@ def test_resume_is_exact(audio_dir, tmp_path):
     a = tokgen.load_codec(straight).state_dict()
     b = tokgen.load_codec(resumed).state_dict()
     assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_sigterm_saves_and_the_rerun_resumes_exactly(audio_dir, tmp_path, monkeypatch):
+    straight = train_codec(tiny_config(audio_dir, tmp_path / "a"))
+    steps = []
+    original = CodecTask.train_step
+
+    def step_then_signal(self, wav, step, update):
+        logs = original(self, wav, step, update)
+        steps.append(step)
+        if step == 0:  # a signal during the first step; save_every is 2
+            os.kill(os.getpid(), signal.SIGTERM)
+        return logs
+
+    monkeypatch.setattr(CodecTask, "train_step", step_then_signal)
+    train_codec(tiny_config(audio_dir, tmp_path / "b"))
+    assert steps == [0]  # the step in progress finished, then the run stopped
+    checkpoints = sorted(p.name for p in (tmp_path / "b" / "checkpoints").iterdir())
+    assert checkpoints == ["step_00000001"]
+    assert (tmp_path / "b" / "model").is_dir()  # exported too
+    monkeypatch.undo()
+    resumed = train_codec(tiny_config(audio_dir, tmp_path / "b"))
+    a = tokgen.load_codec(straight).state_dict()
+    b = tokgen.load_codec(resumed).state_dict()
     for key in a:
         assert torch.equal(a[key], b[key]), key
 

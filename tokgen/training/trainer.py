@@ -10,6 +10,9 @@ Data order is a pure function of ``(seed, step)``: epoch ``e`` shuffles with see
 ``seed + e`` and shards by rank, and every item also gets a seed (for random crops), so a
 resumed run sees exactly the batches it would have seen, and, with the RNG states that
 accelerate saves, reaches the same weights.
+
+SIGTERM or Ctrl-C stops a run gracefully: the step in progress finishes, a checkpoint (and
+the task's export) is written, and rerunning the command resumes from exactly there.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import json
 import math
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -194,24 +199,38 @@ class Trainer:
         batches = self._batches()
         for module in self.modules.values():
             module.train()
-        while self.step < self.run.max_steps:
-            logs = step_fn(next(batches), self.step, self.updater)
-            self.average_buffers()
-            self.step += 1
-            bar.update(1)
-            if not all(math.isfinite(v) for v in logs.values()):
-                raise FloatingPointError(f"non-finite loss at step {self.step}: {logs}")
-            if self.step % self.run.log_every == 0 or self.step == self.run.max_steps:
-                self.accelerator.log(logs, step=self.step)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()})
-            if self.step % self.run.save_every == 0 or self.step == self.run.max_steps:
-                self.save()
-                if on_save is not None and self.accelerator.is_main_process:
-                    on_save(self)
+        with _stop_requests() as stop:
+            while self.step < self.run.max_steps:
+                logs = step_fn(next(batches), self.step, self.updater)
+                self.average_buffers()
+                self.step += 1
+                bar.update(1)
+                if not all(math.isfinite(v) for v in logs.values()):
+                    raise FloatingPointError(f"non-finite loss at step {self.step}: {logs}")
+                last = self.step == self.run.max_steps
+                if self.step % self.run.log_every == 0 or last:
+                    self.accelerator.log(logs, step=self.step)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()})
+                stopping = self._agree(stop())
+                if self.step % self.run.save_every == 0 or last or stopping:
+                    self.save()
+                    if on_save is not None and self.accelerator.is_main_process:
+                        on_save(self)
+                if stopping:
+                    self.accelerator.print(f"stopped at step {self.step}; rerun to resume")
+                    break
         bar.close()
         self.check_replicas_in_sync()
         self.accelerator.end_training()
         return self.step
+
+    def _agree(self, flag: bool) -> bool:
+        """True on every rank when any rank has ``flag`` set."""
+        if self.accelerator.num_processes == 1:
+            return flag
+        mine = torch.tensor([float(flag)], device=self.accelerator.device)
+        torch.distributed.all_reduce(mine, op=torch.distributed.ReduceOp.MAX)
+        return bool(mine.item())
 
     # ---- checkpoints -----------------------------------------------------------------
     def save(self) -> Path:
@@ -277,6 +296,28 @@ class Trainer:
             gathered = self.accelerator.gather(checksum.reshape(1).to(self.accelerator.device))
             if not torch.allclose(gathered, gathered[0].expand_as(gathered), rtol=1e-6, atol=1e-9):
                 raise RuntimeError(f"replicas of {name!r} diverged: checksums {gathered.tolist()}")
+
+
+@contextmanager
+def _stop_requests() -> Iterator[Callable[[], bool]]:
+    """While active, SIGTERM and SIGINT only set a flag; yields a function that reads it.
+    The previous handlers come back afterwards (outside the main thread nothing changes)."""
+    requested = False
+
+    def request(signum: int, frame: Any) -> None:
+        nonlocal requested
+        requested = True
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    try:
+        previous = {sig: signal.signal(sig, request) for sig in signals}
+    except ValueError:  # not the main thread: signals cannot be caught here
+        previous = {}
+    try:
+        yield lambda: requested
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def complete_checkpoints(out_dir: str | Path) -> list[Path]:
