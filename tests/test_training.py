@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from accelerate.state import AcceleratorState
 
 import tokgen
 from tokgen.errors import ConfigError
@@ -74,6 +75,24 @@ def test_sigterm_saves_and_the_rerun_resumes_exactly(audio_dir, tmp_path, monkey
     b = tokgen.load_codec(resumed).state_dict()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_mixed_precision_runs_the_step_under_autocast(audio_dir, tmp_path, monkeypatch):
+    seen = []
+    original = CodecTask.train_step
+
+    def record(self, wav, step, update):
+        seen.append(torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None)
+        return original(self, wav, step, update)
+
+    monkeypatch.setattr(CodecTask, "train_step", record)
+    AcceleratorState._reset_state(True)  # accelerate fixes the precision once per process
+    try:
+        train_codec(tiny_config(audio_dir, tmp_path / "a", "run.mixed_precision=bf16"))
+    finally:
+        AcceleratorState._reset_state(True)
+    train_codec(tiny_config(audio_dir, tmp_path / "b"))
+    assert seen == [torch.bfloat16] * 4 + [None] * 4
 
 
 def test_discriminator_step(audio_dir, tmp_path):
@@ -232,6 +251,9 @@ def test_config_errors(tmp_path, audio_dir):
         train_codec(tiny_config(audio_dir, tmp_path / "r", "data.batch_size=64"))
     with pytest.raises(ConfigError, match="whole number"):
         train_codec(tiny_config(audio_dir, tmp_path / "r", "data.segment_seconds=0.21"))
+    with pytest.raises(ConfigError, match="mixed_precision must be one of"):
+        load_codec_train_config(TINY, ["run.mixed_precision=fp64"])
+    assert load_codec_train_config(TINY, ["run.mixed_precision=no"]).run.mixed_precision == "no"
 
 
 def test_two_process_gloo_training(audio_dir, tmp_path):

@@ -40,7 +40,19 @@ class RunConfig:
     log_every: int = 50
     save_every: int = 500
     keep_checkpoints: int = 2
-    mixed_precision: str = "no"  # accelerate's: no | fp16 | bf16
+    mixed_precision: str = "no"  # accelerate's: no | fp16 | bf16 (bf16: faster on AMX CPUs)
+
+    def __post_init__(self) -> None:
+        if self.mixed_precision is False:  # YAML 1.1 reads a bare `no` as false
+            self.mixed_precision = "no"
+        if self.mixed_precision not in MIXED_PRECISIONS:
+            raise ConfigError(
+                f"run.mixed_precision must be one of {MIXED_PRECISIONS}, "
+                f"got {self.mixed_precision!r}."
+            )
+
+
+MIXED_PRECISIONS = ("no", "fp16", "bf16")
 
 
 @dataclass

@@ -201,7 +201,8 @@ class Trainer:
             module.train()
         with _stop_requests() as stop:
             while self.step < self.run.max_steps:
-                logs = step_fn(next(batches), self.step, self.updater)
+                with self.accelerator.autocast():  # run.mixed_precision; on a CPU too
+                    logs = step_fn(next(batches), self.step, self.updater)
                 self.average_buffers()
                 self.step += 1
                 bar.update(1)
