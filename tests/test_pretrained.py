@@ -1,9 +1,11 @@
-"""The shipped default codec: loads offline, round-trips a clip, and is trained."""
+"""The shipped models: the default codec loads offline, round-trips a clip and is trained; the
+default LM loads offline and generates every task."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import tone
 
@@ -60,3 +62,37 @@ def test_shipped_judge_hears_the_bundled_speech_clip_as_speech():
     wav = load_mono(Path(tokgen.__file__).parent / "assets" / "sample_speech.wav", 16_000)
     classes, _, embedding = judge.judge([wav, tone(2.0)[0]])
     assert classes[0] == "speech" and embedding.shape == (2, judge.config.embedding_dim)
+
+
+SMALL = PRETRAINED_DIR / "tokgen-small"
+
+
+def test_shipped_lm_is_under_60_mb_fp16():
+    weights = SMALL / "model.safetensors"
+    assert weights.stat().st_size < 60 * 2**20
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        dtypes = {handle.get_slice(k).get_dtype() for k in handle.keys()}  # noqa: SIM118
+    assert dtypes == {"F16"} or dtypes == {"F16", "I64"}
+
+
+@pytest.mark.parametrize(
+    ("task", "kwargs"),
+    [
+        ("tts", {"text": "Good morning.", "prompt_audio": (tone(1.0), 16_000), "duration": 1.0}),
+        ("tta", {"text": "a dog barks", "duration": 0.5}),
+        ("lass", {"text": "the flute", "audio": (tone(1.0), 16_000)}),
+        ("continuation", {"audio": (tone(1.0), 16_000), "duration": 0.5}),
+    ],
+)
+def test_shipped_lm_loads_offline_and_generates_each_task(monkeypatch, task, kwargs):
+    monkeypatch.setenv("TOKGEN_OFFLINE", "1")
+    model = tokgen.load("tokgen-small")
+    assert "tokgen-small" in tokgen.pipeline.shipped_models()
+    out = model.generate(task, seed=0, **kwargs)
+    frames = out.lengths[0] // model.codec.hop_length
+    assert out.sample_rate == 16_000 and out.codes.shape[:2] == (1, 4)
+    assert out.audio.shape[:2] == (1, 1) and torch.isfinite(out.audio).all()
+    assert 1 <= frames <= 50  # 1 s at most: tts stops at its end token or the cap
+    assert (out.codes[0, :, :frames] >= 0).all() and (out.codes < 1024).all()
