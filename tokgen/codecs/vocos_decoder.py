@@ -103,7 +103,33 @@ class InverseSTFT(_SameFraming):
         return self._overlap_add(frames) / self._envelope(spec.shape[-1])  # [B, F*hop]
 
 
-class VocosDecoder(nn.Module):
+class ConvNeXtTrunk(nn.Module):
+    """A conv embedding (k=7), LayerNorm, ConvNeXt blocks and a final LayerNorm, all at the
+    frame rate: ``[B, in, F]`` -> ``[B, F, dim]``. The Vocos decoder and the spectral
+    encoder put their own head on it."""
+
+    def __init__(self, in_channels: int, dim: int, layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Conv1d(in_channels, dim, kernel_size=7, padding=3)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.blocks = nn.ModuleList(ConvNeXtBlock(dim, 3 * dim, 1 / layers) for _ in range(layers))
+        self.final_norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.embed(x).transpose(1, 2)).transpose(1, 2)  # [B, dim, F]
+        for block in self.blocks:
+            x = block(x)
+        return self.final_norm(x.transpose(1, 2))  # [B, F, dim]
+
+    def init_weights(self) -> None:
+        """Truncated-normal (std 0.02) weights and zero biases for every conv and linear."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv1d, nn.Linear)):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+
+class VocosDecoder(ConvNeXtTrunk):
     """Quantized latent ``[B, D, F]`` -> audio ``[B, C, F*hop]`` through an inverse STFT."""
 
     def __init__(
@@ -116,29 +142,19 @@ class VocosDecoder(nn.Module):
         phase: str = "predicted",
         griffin_lim_iters: int = 32,
     ) -> None:
-        super().__init__()
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}.")
+        super().__init__(dimension, dim, layers)
         self.channels, self.phase, self.griffin_lim_iters = channels, phase, griffin_lim_iters
         self.n_fft = 4 * hop
-        self.embed = nn.Conv1d(dimension, dim, kernel_size=7, padding=3)
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.blocks = nn.ModuleList(ConvNeXtBlock(dim, 3 * dim, 1 / layers) for _ in range(layers))
-        self.final_norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, channels * (self.n_fft + 2))  # log-magnitude, phase
         self.stft = STFT(self.n_fft, hop)
         self.istft = InverseSTFT(self.n_fft, hop)
-        for module in self.modules():
-            if isinstance(module, (nn.Conv1d, nn.Linear)):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                nn.init.zeros_(module.bias)
+        self.init_weights()
 
     def spectrum(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, D, F]`` -> magnitude and phase, each ``[B*C, n_fft//2+1, F]``."""
-        x = self.norm(self.embed(latent).transpose(1, 2)).transpose(1, 2)  # [B, dim, F]
-        for block in self.blocks:
-            x = block(x)
-        x = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)  # [B, C*(n_fft+2), F]
+        x = self.head(self.trunk(latent)).transpose(1, 2)  # [B, C*(n_fft+2), F]
         x = x.reshape(x.shape[0] * self.channels, self.n_fft + 2, x.shape[-1])
         log_magnitude, phase = x.chunk(2, dim=1)
         return log_magnitude.exp().clamp(max=MAX_MAGNITUDE), phase
