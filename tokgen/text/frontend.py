@@ -180,7 +180,9 @@ _ABBREVIATIONS = {
     "i.e": "that is",
 }
 _ABBREVIATION_RE = re.compile(
-    r"(?<![\w.])(mrs|mr|dr|prof|jr|sr|vs|etc|e\.g|i\.e|st)\b(\.?)", re.IGNORECASE
+    # a letter ends the word, a digit does not: "St0" reads "street zero" on every pass
+    r"(?<![\w.])(mrs|mr|dr|prof|jr|sr|vs|etc|e\.g|i\.e|st)(?![a-z])(\.?)",
+    re.IGNORECASE,
 )
 
 _CURRENCIES = {  # symbol: (unit, units, subunit, subunits)
