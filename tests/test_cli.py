@@ -8,12 +8,13 @@ import sys
 import pytest
 import soundfile as sf
 
-from tokgen.cli import SAMPLE, build_parser, main
+from tokgen.audio import SAMPLE_SPEECH as SAMPLE
+from tokgen.cli import build_parser, main
 from tokgen.codecs.token_file import load_tokens
 
 COMMANDS = [
-    "codecs", "encode", "decode", "roundtrip", "download", "data", "train", "bench", "eval",
-    "generate",
+    "codecs", "encode", "decode", "roundtrip", "download", "data", "fit", "train", "bench",
+    "eval", "generate",
 ]  # fmt: skip
 
 
@@ -26,6 +27,7 @@ def test_help_documents_every_command():
     parser = build_parser()
     for argv in (
         ["train", "codec", "--help"],
+        ["fit", "codec", "--help"],
         ["bench", "codec", "--help"],
         ["encode", "--help"],
         ["data", "build", "--help"],
@@ -71,12 +73,14 @@ def test_encode_with_fewer_codebooks(tmp_path, wav_file):
 
 
 def test_roundtrip_prints_what_it_did(tmp_path, capsys):
-    out = tmp_path / "r.wav"
-    assert main(["roundtrip", "--codec", "tokgen-codec-debug", "-o", str(out)]) == 0
+    out, picture = tmp_path / "r.wav", tmp_path / "r.png"
+    argv = ["roundtrip", "--codec", "tokgen-codec-debug", "-o", str(out)]
+    assert main([*argv, "--spectrogram", str(picture)]) == 0
     printed = capsys.readouterr().out
-    for field in ("codec", "tokens", "speed", "SNR", "output"):
+    for field in ("codec", "tokens", "speed", "log-mel distance", "output", "picture"):
         assert field in printed
     assert sf.info(out).frames == sf.info(SAMPLE).frames
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_errors_exit_2_with_a_message(tmp_path, capsys):
@@ -115,3 +119,9 @@ def test_generate_every_task(tmp_path, wav_file, capsys):
         == 2
     )
     assert "duration must be between" in capsys.readouterr().err
+
+
+def test_bench_codec_times_encode_and_decode(capsys):
+    assert main(["bench", "codec", "tokgen-codec-debug", "--seconds", "0.5", "--repeats", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "| tokgen-codec-debug | 0.5 s | 1 |" in table and "encode x realtime" in table

@@ -19,7 +19,8 @@ from tokgen.errors import CodesError, DownloadError, InvalidInputError, Pretrain
 # (name, sample rate, frame rate, default codebooks, default kbps)
 BACKENDS = [
     ("tokgen-codec-debug", 16_000, 50.0, 4, 1.2),
-    ("tokgen-codec-16k", 16_000, 50.0, 8, 4.0),
+    ("tokgen-codec-16k", 16_000, 50.0, 9, 4.5),
+    ("tokgen-codec-16k-seanet", 16_000, 50.0, 8, 4.0),
     ("encodec_24khz", 24_000, 75.0, 8, 6.0),
     ("encodec_48khz", 48_000, 150.0, 4, 6.0),
     ("dac_16khz", 16_000, 50.0, 12, 6.0),
@@ -102,7 +103,7 @@ def test_fresh_encoder_latents_carry_the_signal():
     """A new codec's latent must vary with its input (default conv init left ~1e-3 of it,
     and training collapsed onto one code)."""
     torch.manual_seed(0)
-    codec = tokgen.load_codec("tokgen-codec-16k", pretrained=False)
+    codec = tokgen.load_codec("tokgen-codec-16k-seanet", pretrained=False)
     with torch.no_grad():
         latent = codec.encoder(0.1 * torch.randn(1, 1, 16_000))  # [1, D, F]
         quiet = codec.decoder(latent)  # [1, 1, T]

@@ -52,7 +52,13 @@ def manifest(speech_file, tmp_path_factory) -> Path:
     sf.write(root / "audio" / "tone1.wav", tone(0.5, 22_050, freq=660).T.numpy(), 22_050)
     sf.write(root / "audio" / "silence.wav", torch.zeros(RATE // 5).numpy(), RATE)
     rows = [
-        {"id": "music-0", "path": "audio/tone0.wav", "kind": "music", "engine": "fluidsynth"},
+        {
+            "id": "music-0",
+            "path": "audio/tone0.wav",
+            "kind": "music",
+            "engine": "fluidsynth",
+            "class": "test tone",
+        },
         {"id": "event-0", "path": "audio/tone1.wav", "kind": "sound_event", "engine": "mix"},
         {
             "id": "speech-0",
@@ -180,10 +186,24 @@ def test_evaluate_codec_reports_every_field(manifest):
     assert [item.speech is None for item in result.items] == [True, True, False, False]
     assert result.speed.clip_seconds == 1.0 and result.speed.median_s > 0
     assert result.speed.real_time == pytest.approx(1.0 / result.speed.median_s)
+    judged = result.recognition  # the judge scores the one music row with a class
+    assert judged is not None and judged.items == 1
+    assert result.items[0].judged is not None and result.items[1].judged is None
+    assert judged.accuracy_original in (0.0, 1.0) and judged.accuracy_decoded in (0.0, 1.0)
     as_json = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert as_json["items"][3]["speech"]["pesq_wb"] is None
     table = format_markdown(result)
-    for field in ("SI-SDR", "mel", "MR-STFT", "STOI", "PESQ-WB", "WER", "kbps", "real time"):
+    for field in (
+        "SI-SDR",
+        "mel",
+        "MR-STFT",
+        "STOI",
+        "PESQ-WB",
+        "WER",
+        "kbps",
+        "real time",
+        "judge",
+    ):
         assert field in table
 
 
@@ -192,6 +212,10 @@ def test_evaluate_codec_limit_and_codebooks(manifest, debug_codec):
         debug_codec, manifest, num_codebooks=2, limit=2, speed_seconds=0.5, progress=False
     )
     assert result.overall.items == 2 and result.intelligibility is None
+    only = evaluate_codec(debug_codec, manifest, kinds=["speech"], judge=None, speed_seconds=0.5)
+    assert set(only.by_kind) == {"speech"} and only.recognition is None
+    with pytest.raises(InvalidInputError, match="no rows of kind"):
+        evaluate_codec(debug_codec, manifest, kinds=["mixture"])
     assert result.bitrate_kbps == pytest.approx(0.6)
     with pytest.raises(InvalidInputError, match="num_codebooks"):
         evaluate_codec(debug_codec, manifest, num_codebooks=9)

@@ -1,5 +1,5 @@
-"""The shipped models: the default codec loads offline, round-trips a clip and is trained; the
-default LM loads offline and generates every task."""
+"""The shipped models: the default codec (parametric, fitted) and the learned SEANet codec
+load offline and round-trip a clip; the default LM loads offline and generates every task."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tokgen.codecs.registry import PRETRAINED_DIR
 from tokgen.eval.metrics import mel_distance
 
 SHIPPED = PRETRAINED_DIR / "tokgen-codec-16k"
+SEANET = "tokgen-codec-16k-seanet"
 
 
 def stored_dtypes(weights: Path) -> set[str]:
@@ -24,34 +25,39 @@ def stored_dtypes(weights: Path) -> set[str]:
         return {handle.get_slice(k).get_dtype() for k in handle.keys()}  # noqa: SIM118
 
 
-def test_shipped_codec_is_small_fp16_safetensors():
-    weights = SHIPPED / "model.safetensors"
-    assert weights.stat().st_size < 30 * 2**20
+@pytest.mark.parametrize(("name", "limit_mb"), [("tokgen-codec-16k", 3), (SEANET, 30)])
+def test_shipped_codecs_are_small_fp16_safetensors(name, limit_mb):
+    weights = PRETRAINED_DIR / name / "model.safetensors"
+    assert weights.stat().st_size < limit_mb * 2**20
     dtypes = stored_dtypes(weights)
     assert "F16" in dtypes and "F32" not in dtypes
 
 
-def test_shipped_codec_loads_offline_and_round_trips(monkeypatch):
+@pytest.mark.parametrize(("name", "codebooks"), [("tokgen-codec-16k", 9), (SEANET, 4)])
+def test_shipped_codecs_load_offline_and_round_trip(monkeypatch, name, codebooks):
     monkeypatch.setenv("TOKGEN_OFFLINE", "1")
-    codec = tokgen.load_codec("tokgen-codec-16k")
+    codec = tokgen.load_codec(name)
     assert (codec.sample_rate, codec.frame_rate, codec.num_codebooks, codec.cardinality) == (
-        16_000, 50.0, 4, 1024,
+        16_000, 50.0, codebooks, 1024,
     )  # fmt: skip
     wav = tone(1.0)  # [1, 16000]
     codes = codec.encode(wav, 16_000)
-    assert codes.shape == (1, 4, 50) and codes.dtype == torch.int64
+    assert codes.shape == (1, codebooks, 50) and codes.dtype == torch.int64
     audio = codec.decode(codes, length=16_000)
     assert audio.shape == (1, 1, 16_000) and torch.isfinite(audio).all()
-    # trained weights: far closer to the input than the same architecture untrained
-    untrained = tokgen.load_codec("tokgen-codec-16k", pretrained=False, num_codebooks=4)
+    # fitted / trained weights: far closer to the input than the same architecture untrained
+    untrained = tokgen.load_codec(name, pretrained=False, num_codebooks=codebooks)
     random_audio = untrained.decode(untrained.encode(wav, 16_000), length=16_000)
     trained_error = mel_distance(wav[0], audio[0, 0], 16_000)
     assert trained_error < 0.5 * mel_distance(wav[0], random_audio[0, 0], 16_000)
 
 
-def test_shipped_codec_keeps_the_token_config_hash():
+@pytest.mark.parametrize(
+    ("name", "digest"), [("tokgen-codec-16k", "1dd489fdfa0a4dbb"), (SEANET, "68828bec17381b2d")]
+)
+def test_shipped_codecs_keep_their_token_config_hash(name, digest):
     # token corpora record this hash: decoder-only settings must never change it
-    assert tokgen.load_codec("tokgen-codec-16k").config_hash == "f7949f2f1003fe77"
+    assert tokgen.load_codec(name).config_hash == digest
 
 
 def test_all_eight_codebooks_are_shipped():

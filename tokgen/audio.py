@@ -28,6 +28,8 @@ import torch
 
 from tokgen.errors import AudioFileError, InvalidAudioError
 
+SAMPLE_SPEECH = Path(__file__).resolve().parent / "assets" / "sample_speech.wav"  # bundled clip
+
 MAX_CHANNELS = 2
 """The most channels any tokgen model handles (mono or stereo)."""
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 from tokgen.errors import TokgenError
 
-SAMPLE = Path(__file__).resolve().parent / "assets" / "sample_speech.wav"
-
 
 def _add_codec_args(parser: argparse.ArgumentParser, default: str | None) -> None:
     parser.add_argument(
@@ -83,15 +81,20 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
     from tokgen import audio
 
     codec = _load(args)
+    args.input = args.input or str(audio.SAMPLE_SPEECH)
     clip = audio.load(args.input, target_sample_rate=codec.sample_rate, channels=codec.channels)
     start = time.perf_counter()
     codes = codec.encode(clip)
     encoded = time.perf_counter()
     wav = codec.decode(codes, length=clip.num_samples)
     done = time.perf_counter()
-    noise = (wav - clip.samples).pow(2).mean().clamp_min(1e-12)
-    snr = 10 * float((clip.samples.pow(2).mean().clamp_min(1e-12) / noise).log10())
-    weights = "random weights (untrained)" if args.random_init else "trained weights"
+    from tokgen.eval.metrics import mel_distance
+
+    reference, decoded = clip.samples[0].mean(0), wav[0].mean(0)  # mono [T]
+    distance = mel_distance(reference, decoded, codec.sample_rate)
+    weights = (
+        "random weights (untrained)" if args.random_init else "shipped weights (trained or fitted)"
+    )
     print(f"codec      {codec.name} [{weights}]")
     print(
         f"input      {args.input}: {clip.duration:.2f} s, {codec.sample_rate} Hz, {codec.channels} ch"
@@ -104,15 +107,31 @@ def cmd_roundtrip(args: argparse.Namespace) -> None:
         f"speed      encode {encoded - start:.3f} s, decode {done - encoded:.3f} s "
         f"({clip.duration / (done - start):.1f}x real time)"
     )
-    print(f"quality    SNR of the reconstruction {snr:.1f} dB")
+    print(f"quality    log-mel distance to the input {distance:.3f} (0 = identical)")
     if args.output:
         print(f"output     {audio.save(args.output, wav[0], codec.sample_rate)}")
+    if args.spectrogram:
+        from tokgen.eval.spectrogram import save_spectrograms
+
+        panels = [("input", reference), (f"{codec.name}, {codec.bandwidth:g} kbps", decoded)]
+        print(f"picture    {save_spectrograms(args.spectrogram, panels, codec.sample_rate)}")
 
 
 def cmd_download(args: argparse.Namespace) -> None:
     from tokgen.codecs import download_codec
 
     print(download_codec(args.name))
+
+
+def cmd_fit_codec(args: argparse.Namespace) -> None:
+    from tokgen.codecs.parametric_codec import ParametricConfig
+    from tokgen.training.codebook_fit import FitSettings, fit_codec
+
+    config = ParametricConfig(name=args.name, n_q=args.codebooks, second_pitch=args.second_pitch)
+    settings = FitSettings(
+        max_hours=args.hours, iterations=args.iterations, seed=args.seed, jobs=args.jobs
+    )
+    print(f"fitted codec written to {fit_codec(args.manifest, args.out, config, settings)}")
 
 
 def cmd_train_codec(args: argparse.Namespace) -> None:
@@ -233,10 +252,18 @@ def cmd_eval_codec(args: argparse.Namespace) -> None:
         num_codebooks=args.num_codebooks,
         limit=args.limit,
         speed_seconds=args.speed_seconds,
+        judge=None if args.no_judge else args.judge,
+        kinds=args.kinds.split(",") if args.kinds else None,
     )
     print(format_markdown(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2))
+
+
+def cmd_data_real_speech(args: argparse.Namespace) -> None:
+    from tokgen.data.real_speech import build_real_speech
+
+    print(f"wrote {build_real_speech(args.out)}")
 
 
 def cmd_data_build(args: argparse.Namespace) -> None:
@@ -310,10 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "input",
         nargs="?",
-        default=str(SAMPLE),
+        default=None,
         help="audio file (default: a bundled speech sample)",
     )
     p.add_argument("-o", "--output", help="write the decoded audio here")
+    p.add_argument("--spectrogram", help="write input and output spectrograms to this PNG")
     _add_codec_args(p, "tokgen-codec-16k")
     p.set_defaults(func=cmd_roundtrip)
 
@@ -359,6 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_data_tokenize)
     p = data_kinds.add_parser(
+        "real-speech",
+        help="the 8 recorded human announcements of sound-theme-freedesktop as a manifest "
+        "with transcripts (held-out natural speech for `tokgen eval codec`)",
+    )
+    p.add_argument("--out", required=True, help="output folder (audio/ + real_speech.jsonl)")
+    p.set_defaults(func=cmd_data_real_speech)
+    p = data_kinds.add_parser(
         "noisy",
         help="noisy speech rows (speech + a sound event at 0-15 dB SNR) for the enhancement "
         "task lm/tasks/enhance.yaml; rerun to resume",
@@ -370,6 +405,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="only the first N speech rows")
     p.set_defaults(func=cmd_data_noisy)
+
+    fit = commands.add_parser("fit", help="fit a parametric model (no gradient training)")
+    fit_kinds = fit.add_subparsers(dest="kind", required=True, metavar="KIND")
+    about = (
+        "fit the pitch-explicit parametric codec (WORLD + residual k-means codebooks) on a "
+        "manifest's audio; deterministic for a seed; rerun to resume"
+    )
+    p = fit_kinds.add_parser("codec", help=about, description=about)
+    p.add_argument("--manifest", required=True, help="train manifest, e.g. data/corpus/train.jsonl")
+    p.add_argument("--out", required=True, help="work folder; the codec goes to OUT/model")
+    p.add_argument("--name", default="tokgen-codec-16k", help="codec name (default %(default)s)")
+    p.add_argument(
+        "--codebooks", type=int, default=8, help="1 F0 + N-1 residual codebooks (default 8)"
+    )
+    p.add_argument(
+        "--second-pitch",
+        action="store_true",
+        help="code a second harmonic source (chords) in the last codebook",
+    )
+    p.add_argument("--hours", type=float, default=3.0, help="audio to analyse (default 3)")
+    p.add_argument("--iterations", type=int, default=20, help="k-means iterations (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="selection and k-means seed (default 0)")
+    p.add_argument("--jobs", type=int, default=2, help="analysis processes (default 2)")
+    p.set_defaults(func=cmd_fit_codec)
 
     train = commands.add_parser("train", help="train a model from a YAML recipe")
     train_kinds = train.add_subparsers(dest="kind", required=True, metavar="KIND")
@@ -452,8 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True, metavar="KIND")
     p = eval_kinds.add_parser(
         "codec",
-        help="reconstruction quality (SI-SDR, mel, MR-STFT; STOI, PESQ, ASR WER on speech), "
-        "bitrate and speed of a codec",
+        help="reconstruction quality (SI-SDR, mel, MR-STFT; STOI, PESQ, ASR WER on speech; "
+        "judge accuracy on music and sound events), bitrate and speed of a codec",
     )
     _add_codec_args(p, "tokgen-codec-16k")
     p.add_argument(
@@ -467,6 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="length of the clip timed for speed (default 10; shorten for slow codecs)",
     )
+    p.add_argument(
+        "--kinds", help="only rows of these kinds, comma-separated (e.g. music,sound_event)"
+    )
+    p.add_argument(
+        "--judge", default="tokgen-judge", help="audio judge for music/events (default %(default)s)"
+    )
+    p.add_argument("--no-judge", action="store_true", help="skip the judge")
     p.add_argument("--json", help="also write the results (per item too) here")
     p.set_defaults(func=cmd_eval_codec)
     described = {

@@ -20,6 +20,7 @@ from tokgen import hub
 from tokgen.codecs.base import Codec
 from tokgen.codecs.dac_codec import DACCodec, DACConfig
 from tokgen.codecs.encodec_codec import EncodecCodec, EncodecConfig
+from tokgen.codecs.parametric_codec import ParametricCodec, ParametricConfig
 from tokgen.errors import ConfigError, InvalidInputError, PretrainedNotFoundError
 
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
@@ -27,6 +28,7 @@ PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 BACKENDS: dict[str, tuple[type, type[Codec]]] = {
     "encodec": (EncodecConfig, EncodecCodec),
     "dac": (DACConfig, DACCodec),
+    "parametric": (ParametricConfig, ParametricCodec),
 }
 
 
@@ -74,8 +76,10 @@ def _dac(name: str, sample_rate: int, n_codebooks: int, release_file: str) -> Na
     return NamedCodec(config, remote=RemoteWeights(_DAC_URL + release_file, None, _dac_state))
 
 
-TOKGEN_CODEC_16K = EncodecConfig(
-    name="tokgen-codec-16k",
+# The learned SEANet/Vocos codec (issue 3): trainable with codecs/*.yaml on an accelerator;
+# the shipped tokgen-small v1 speaks its tokens.
+TOKGEN_CODEC_16K_SEANET = EncodecConfig(
+    name="tokgen-codec-16k-seanet",
     sample_rate=16_000,
     n_filters=16,  # 32 runs at 14x real time on 2 cores; 16 at 36x (issue 3)
     ratios=[8, 5, 4, 2],  # hop 320: 50 Hz frames
@@ -90,7 +94,11 @@ TOKGEN_CODEC_16K = EncodecConfig(
 )
 
 CODECS: dict[str, NamedCodec] = {
-    "tokgen-codec-16k": NamedCodec(TOKGEN_CODEC_16K),
+    # the default: pitch-explicit WORLD parameters + fitted codebooks (`tokgen fit codec`)
+    "tokgen-codec-16k": NamedCodec(
+        ParametricConfig(name="tokgen-codec-16k", n_q=9, second_pitch=True)
+    ),
+    "tokgen-codec-16k-seanet": NamedCodec(TOKGEN_CODEC_16K_SEANET),
     "tokgen-codec-debug": NamedCodec(
         EncodecConfig(name="tokgen-codec-debug", n_filters=4, dimension=16, n_q=4, bins=64),
         random_seed=0,
@@ -204,8 +212,8 @@ def _load_named(name: str, pretrained: bool) -> Codec:
         shipped = PRETRAINED_DIR / name
         if not (shipped / hub.WEIGHTS_NAME).is_file():
             raise PretrainedNotFoundError(
-                f"the trained weights of {name} are not in this install ({shipped}). Train them "
-                "with `tokgen train codec` and the three recipes in codecs/README.md, load a "
+                f"the trained weights of {name} are not in this install ({shipped}). Make them "
+                "as codecs/README.md says (`tokgen fit codec` or `tokgen train codec`), load a "
                 "checkpoint directory, or pass pretrained=False for random weights."
             )
         return _from_checkpoint(shipped)

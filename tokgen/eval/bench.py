@@ -17,14 +17,42 @@ if TYPE_CHECKING:
 
 @dataclass
 class CodecSpeed:
-    """Speed of one codec: ``speedup`` = audio seconds processed per wall-clock second."""
+    """Speed of one codec; ``*_speedup`` = audio seconds processed per wall-clock second."""
 
     codec: str
     seconds: float  # audio length per item
     batch: int
-    median_s: float  # median wall time of one encode+decode
-    speedup: float  # x faster than real time (batch * seconds / median_s)
+    encode_s: float  # median wall time of one encode
+    decode_s: float  # median wall time of one decode
+    encode_speedup: float  # x faster than real time (batch * seconds / encode_s)
+    decode_speedup: float
+    speedup: float  # encode + decode
     relative: float  # speedup / speedup of the first codec benchmarked
+
+
+def speech_clip(seconds: float, sample_rate: int) -> torch.Tensor:
+    """The bundled speech sample repeated to ``seconds``: ``[1, 1, T]`` at ``sample_rate``.
+
+    A parametric codec's cost depends on what it hears (voicing, pitch), so speed is
+    measured on speech rather than noise.
+    """
+    from tokgen import audio as audio_io
+
+    clip = audio_io.load(audio_io.SAMPLE_SPEECH, target_sample_rate=sample_rate, channels=1).samples
+    length = round(seconds * sample_rate)
+    return clip.repeat(1, 1, -(-length // clip.shape[-1]))[..., :length]
+
+
+def _load_for_speed(name: str, pretrained: bool) -> tuple[Codec, str]:
+    """The codec, falling back to random weights (speed is the same) where none are here."""
+    from tokgen.errors import PretrainedNotFoundError
+
+    if pretrained:
+        try:
+            return load_codec(name), name
+        except PretrainedNotFoundError:
+            pass
+    return load_codec(name, pretrained=False), f"{name} (random init)"
 
 
 def bench_codecs(
@@ -33,45 +61,53 @@ def bench_codecs(
     seconds: float = 10.0,
     batch: int = 1,
     repeats: int = 5,
-    pretrained: bool = False,
+    pretrained: bool = True,
 ) -> list[CodecSpeed]:
-    """Time encode+decode of ``seconds`` of noise for each codec, rounds interleaved.
+    """Time encode and decode of ``seconds`` of speech for each codec, rounds interleaved.
 
     Interleaving (A, B, A, B, ...) exposes all codecs to the same machine load, so the
-    ratios are meaningful on a noisy machine. ``pretrained=False`` times the architectures
-    (random weights), which is what speed depends on.
+    ratios are meaningful on a noisy machine. Codecs whose weights are not here (official
+    EnCodec/DAC offline) are timed with random weights, which is what speed depends on.
     """
-    codecs: list[Codec] = [load_codec(name, pretrained=pretrained) for name in names]
-    generator = torch.Generator().manual_seed(0)
-    inputs = [
-        0.1 * torch.randn(batch, c.channels, round(seconds * c.sample_rate), generator=generator)
-        for c in codecs
-    ]
+    loaded = [_load_for_speed(name, pretrained) for name in names]
+    codecs = [codec for codec, _ in loaded]
+    inputs = [speech_clip(seconds, c.sample_rate).repeat(batch, c.channels, 1) for c in codecs]
     for codec, wav in zip(codecs, inputs):  # warm-up
         codec.decode(codec.encode(wav, codec.sample_rate))
-    times: list[list[float]] = [[] for _ in codecs]
+    times: list[list[tuple[float, float]]] = [[] for _ in codecs]
     for _ in range(repeats):
         for i, (codec, wav) in enumerate(zip(codecs, inputs)):
             start = time.perf_counter()
-            codec.decode(codec.encode(wav, codec.sample_rate), length=wav.shape[-1])
-            times[i].append(time.perf_counter() - start)
+            codes = codec.encode(wav, codec.sample_rate)
+            middle = time.perf_counter()
+            codec.decode(codes, length=wav.shape[-1])
+            times[i].append((middle - start, time.perf_counter() - middle))
     results = []
-    for name, spent in zip(names, times):
-        median = statistics.median(spent)
-        results.append(CodecSpeed(name, seconds, batch, median, batch * seconds / median, 1.0))
+    audio = batch * seconds
+    for (_, label), spent in zip(loaded, times):
+        enc = statistics.median(t[0] for t in spent)
+        dec = statistics.median(t[1] for t in spent)
+        both = statistics.median(t[0] + t[1] for t in spent)
+        results.append(
+            CodecSpeed(label, seconds, batch, enc, dec, audio / enc, audio / dec, audio / both, 1.0)
+        )
     for result in results:
         result.relative = result.speedup / results[0].speedup
     return results
 
 
 def format_table(results: list[CodecSpeed]) -> str:
+    """Markdown table of :func:`bench_codecs` results."""
     lines = [
-        f"{'codec':<22} {'audio':>7} {'batch':>5} {'median s':>9} {'x realtime':>11} {'relative':>9}"
+        "| codec | audio | batch | encode s | decode s | encode x realtime | decode x realtime "
+        "| both x realtime | relative |",
+        "| :-- | --: | --: | --: | --: | --: | --: | --: | --: |",
     ]
     for r in results:
         lines.append(
-            f"{r.codec:<22} {r.seconds:>6.1f}s {r.batch:>5} {r.median_s:>9.3f} "
-            f"{r.speedup:>11.1f} {r.relative:>9.2f}"
+            f"| {r.codec} | {r.seconds:g} s | {r.batch} | {r.encode_s:.3f} | {r.decode_s:.3f} "
+            f"| {r.encode_speedup:.1f} | {r.decode_speedup:.1f} | {r.speedup:.1f} "
+            f"| {r.relative:.2f} |"
         )
     return "\n".join(lines)
 

@@ -8,6 +8,9 @@ mono down-mix of the input and of the reconstruction (:mod:`tokgen.eval.metrics`
 * speech from voices pocketsphinx recognizes well (engine flite or festival, with a
   transcript): STOI, PESQ-WB, and the WER of the decoded audio next to the WER of the
   original audio, both against the manifest transcript;
+* music and sound events with a ``class``: the shipped audio judge's class accuracy on the
+  originals and on the reconstructions, and their ratio (how recognisable the codec keeps
+  non-speech audio);
 * bitrate, and the encode+decode speed on a 10 s clip built from the manifest's items.
 """
 
@@ -34,8 +37,10 @@ from tokgen.eval import metrics
 if TYPE_CHECKING:
     from tokgen.codecs import Codec
 
-ASR_ENGINES = ("flite", "festival")
-"""TTS engines whose speech pocketsphinx recognizes reliably (WER ≈ 0-0.2 on clean audio)."""
+JUDGE_KINDS = ("music", "sound_event")
+ASR_ENGINES = ("flite", "festival", "human")
+"""Speech pocketsphinx recognizes reliably: flite and festival voices (WER ≈ 0-0.2 on clean
+audio) and recorded human speech (``tokgen data real-speech``)."""
 
 SPEED_CLIP_SECONDS = 10.0
 SPEED_REPEATS = 3
@@ -50,6 +55,7 @@ class ManifestItem:
     kind: str
     engine: str | None = None
     transcript: str | None = None
+    label: str | None = None  # the row's ``class``
 
     @property
     def judged_by_asr(self) -> bool:
@@ -79,6 +85,7 @@ class ItemScores:
     mel_distance: float  # lower is better
     mrstft_distance: float  # lower is better
     speech: SpeechScores | None = None
+    judged: tuple[str, str] | None = None  # judge's class for (original, decoded)
 
 
 @dataclass
@@ -105,6 +112,16 @@ class IntelligibilitySummary:
 
 
 @dataclass
+class JudgeSummary:
+    """The audio judge's class accuracy on ``items`` music / sound-event clips."""
+
+    items: int
+    accuracy_original: float
+    accuracy_decoded: float
+    ratio: float  # decoded / original accuracy (1 = as recognisable as the input)
+
+
+@dataclass
 class SpeedSummary:
     """Encode+decode wall time of one ``clip_seconds`` clip at batch 1 (median of repeats)."""
 
@@ -127,6 +144,7 @@ class CodecEvalResult:
     by_kind: dict[str, GroupSummary]
     overall: GroupSummary
     intelligibility: IntelligibilitySummary | None  # None without flite/festival speech
+    recognition: JudgeSummary | None  # None without music / sound events or without a judge
     speed: SpeedSummary
     items: list[ItemScores]
 
@@ -166,6 +184,7 @@ def read_items(path: str | Path) -> list[ManifestItem]:
             kind=str(row["kind"]),
             engine=row.get("engine"),
             transcript=row.get("transcript"),
+            label=row.get("class"),
         )
         for row in read_manifest(path, check=check, purpose="evaluate")
     ]
@@ -178,13 +197,17 @@ def evaluate_codec(
     num_codebooks: int | None = None,
     limit: int | None = None,
     speed_seconds: float = SPEED_CLIP_SECONDS,
+    judge: str | Path | None = "tokgen-judge",
+    kinds: list[str] | None = None,
     progress: bool = True,
 ) -> CodecEvalResult:
     """Encode+decode every item of ``manifest_path`` with ``codec`` and score it.
 
     ``num_codebooks`` (default: the codec's) sets the bitrate; ``limit`` evaluates only
     the first rows; ``speed_seconds`` is the length of the timing clip (shorten it for
-    codecs far slower than real time). See the module docstring for what is measured.
+    codecs far slower than real time); ``judge`` is the audio judge (name or directory)
+    that scores music and sound events, None to skip; ``kinds`` keeps only rows of those
+    kinds. See the module docstring.
     """
     count = codec.check_num_codebooks(
         codec.num_codebooks if num_codebooks is None else num_codebooks
@@ -193,10 +216,17 @@ def evaluate_codec(
         raise InvalidInputError(f"limit must be at least 1, got {limit}.")
     if speed_seconds <= 0:
         raise InvalidInputError(f"speed_seconds must be positive, got {speed_seconds}.")
-    items = read_items(manifest_path)[:limit]
+    items = [i for i in read_items(manifest_path) if kinds is None or i.kind in kinds][:limit]
+    if not items:
+        raise InvalidInputError(f"{manifest_path} has no rows of kind {kinds}.")
     transcriber = metrics.Transcriber() if any(i.judged_by_asr for i in items) else None
+    audio_judge = None
+    if judge is not None and any(_judged(i) for i in items):
+        from tokgen.eval.judge import load_judge
+
+        audio_judge = load_judge(judge)
     rows = tqdm(items, desc=f"eval {codec.name}", unit="clip", disable=not progress)
-    scores = [_score_item(codec, item, count, transcriber) for item in rows]
+    scores = [_score_item(codec, item, count, transcriber, audio_judge) for item in rows]
     kinds = sorted({s.kind for s in scores})
     return CodecEvalResult(
         codec=codec.name,
@@ -209,6 +239,7 @@ def evaluate_codec(
         by_kind={kind: _summarize([s for s in scores if s.kind == kind]) for kind in kinds},
         overall=_summarize(scores),
         intelligibility=_summarize_speech([s.speech for s in scores if s.speech is not None]),
+        recognition=_summarize_judged(scores, {i.id: i.label for i in items}),
         speed=measure_speed(codec, items, count, seconds=speed_seconds),
         items=scores,
     )
@@ -218,8 +249,16 @@ def _load(codec: Codec, item: ManifestItem) -> audio_io.Audio:
     return audio_io.load(item.path, target_sample_rate=codec.sample_rate, channels=codec.channels)
 
 
+def _judged(item: ManifestItem) -> bool:
+    return item.kind in JUDGE_KINDS and bool(item.label)
+
+
 def _score_item(
-    codec: Codec, item: ManifestItem, num_codebooks: int, transcriber: metrics.Transcriber | None
+    codec: Codec,
+    item: ManifestItem,
+    num_codebooks: int,
+    transcriber: metrics.Transcriber | None,
+    judge: Any | None,
 ) -> ItemScores:
     clip = _load(codec, item)  # [1, C, T]
     codes = codec.encode(clip, num_codebooks=num_codebooks)  # [1, K, F]
@@ -235,6 +274,9 @@ def _score_item(
             hypothesis_original=transcriber.transcribe(ref, rate),
             hypothesis_decoded=transcriber.transcribe(est, rate),
         )
+    judged = None
+    if judge is not None and _judged(item):
+        judged = tuple(judge.judge(_at_rate([ref, est], rate, judge.config.sample_rate))[0])
     return ItemScores(
         id=item.id,
         kind=item.kind,
@@ -243,7 +285,25 @@ def _score_item(
         mel_distance=metrics.mel_distance(ref, est, rate),
         mrstft_distance=metrics.multi_resolution_stft_distance(ref, est),
         speech=speech,
+        judged=judged,
     )
+
+
+def _at_rate(wavs: list[torch.Tensor], rate: int, target: int) -> list[torch.Tensor]:
+    """Mono clips ``[T]`` resampled from ``rate`` to ``target``."""
+    return [audio_io.load(w, rate, target_sample_rate=target).samples[0, 0] for w in wavs]
+
+
+def _summarize_judged(
+    scores: list[ItemScores], labels: dict[str, str | None]
+) -> JudgeSummary | None:
+    judged = [s for s in scores if s.judged is not None]
+    if not judged:
+        return None
+    original = statistics.fmean(s.judged[0] == labels[s.id] for s in judged)
+    decoded = statistics.fmean(s.judged[1] == labels[s.id] for s in judged)
+    ratio = decoded / original if original else math.nan
+    return JudgeSummary(len(judged), original, decoded, ratio)
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -329,12 +389,21 @@ def format_markdown(result: CodecEvalResult) -> str:
     if speech is not None:
         lines += [
             "",
-            "| speech (flite, festival) | items | STOI ↑ | PESQ-WB ↑ | WER original ↓ | WER decoded ↓ |",
+            "| speech (flite, festival, human) | items | STOI ↑ | PESQ-WB ↑ | WER original ↓ | WER decoded ↓ |",
             "| :-- | --: | --: | --: | --: | --: |",
             f"| intelligibility | {speech.items} | {speech.stoi:.3f} | {speech.pesq_wb:.2f} "
             f"| {speech.wer_original:.3f} | {speech.wer_decoded:.3f} |",
             "",
             f"STOI undefined for {speech.stoi_failed}, PESQ-WB for {speech.pesq_failed} of "
             f"{speech.items} items (too short or no speech found); the means skip them.",
+        ]
+    judged = result.recognition
+    if judged is not None:
+        lines += [
+            "",
+            "| music + sound events | items | judge accuracy original | decoded | ratio ↑ |",
+            "| :-- | --: | --: | --: | --: |",
+            f"| recognition | {judged.items} | {judged.accuracy_original:.3f} "
+            f"| {judged.accuracy_decoded:.3f} | {judged.ratio:.3f} |",
         ]
     return "\n".join(lines)
