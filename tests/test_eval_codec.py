@@ -260,3 +260,14 @@ def test_cli_prints_the_table_and_writes_json(manifest, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["eval", "codec", "--help"])
     assert exit_.value.code == 0
+
+
+def test_bench_f0_trackers_scores_each_tracker(manifest):
+    from tokgen.eval.bench import bench_f0_trackers, format_tracker_table
+
+    results = bench_f0_trackers(str(manifest), limit=1, trackers=("dio", "dio-plain"))
+    assert [r.tracker for r in results] == ["dio", "dio-plain"]
+    for r in results:
+        assert r.analysis_speedup > 0 and r.f0_speedup >= r.analysis_speedup
+        assert 1 <= r.pesq_wb <= 4.7 and 0 < r.stoi <= 1
+    assert "| dio |" in format_tracker_table(results, 1)

@@ -216,6 +216,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
         print(path)
 
 
+def cmd_bench_f0(args: argparse.Namespace) -> None:
+    from tokgen.eval.bench import bench_f0_trackers, format_tracker_table
+
+    results = bench_f0_trackers(args.manifest, limit=args.limit)
+    print(format_tracker_table(results, args.limit))
+
+
 def cmd_bench_tts(args: argparse.Namespace) -> None:
     import torch
 
@@ -506,6 +513,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=8, help="batch of the throughput row (default 8)")
     p.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3)")
     p.set_defaults(func=cmd_bench_tts)
+    about = (
+        "F0 trackers inside the parametric codec's WORLD analysis: speed and unquantized "
+        "PESQ-WB / STOI on flite/festival speech (why the codec uses DIO + StoneMask)"
+    )
+    p = bench_kinds.add_parser("f0", help=about, description=about)
+    p.add_argument("--manifest", required=True, help="e.g. data/corpus/test.jsonl")
+    p.add_argument("--limit", type=int, default=20, help="speech clips (default 20)")
+    p.set_defaults(func=cmd_bench_f0)
 
     evaluate = commands.add_parser("eval", help="evaluate models on a held-out manifest")
     eval_kinds = evaluate.add_subparsers(dest="kind", required=True, metavar="KIND")

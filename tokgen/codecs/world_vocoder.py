@@ -109,25 +109,48 @@ def _band_matrix(sample_rate: int, fft_size: int) -> np.ndarray:
     return matrix / matrix.sum(axis=1, keepdims=True)
 
 
-def analyze(x: np.ndarray, frames: int, settings: WorldSettings) -> np.ndarray:
-    """Mono float audio ``[T]`` -> parameters ``[frames, D]`` (frame ``i`` centred at ``i*hop``)."""
+def track_f0(
+    x: np.ndarray, settings: WorldSettings, tracker: str = "dio"
+) -> tuple[np.ndarray, np.ndarray]:
+    """F0 in Hz (0 = unvoiced) and frame times ``[N]`` on the 20 ms grid.
+
+    ``tracker``: ``"dio"`` (the codec's: DIO on 5 ms + StoneMask, every 4th frame, voicing
+    cleaned), ``"dio-plain"`` (DIO at 20 ms, no refinement, WORLD's defaults) or
+    ``"harvest"`` (about 40x slower); the latter two exist to measure the choice.
+    """
+    pw = _require_pyworld()
+    fs = settings.sample_rate
+    limits = {"f0_floor": settings.f0_floor, "f0_ceil": settings.f0_ceil}
+    if tracker == "harvest":
+        f0, t = pw.harvest(x, fs, frame_period=settings.frame_ms, **limits)
+    elif tracker == "dio-plain":
+        f0, t = pw.dio(x, fs, frame_period=settings.frame_ms, **limits)
+    elif tracker == "dio":
+        step = round(settings.frame_ms / ANALYSIS_MS)
+        f0, t = pw.dio(
+            x, fs, frame_period=ANALYSIS_MS, allowed_range=settings.dio_allowed_range, **limits
+        )
+        f0, t = pw.stonemask(x, f0, t, fs)[::step], t[::step]
+        voiced = _clean_voicing(f0 > 0)
+        f0 = np.where(voiced, np.exp(_fill_log_f0(f0, voiced, settings.f0_floor)), 0.0)
+    else:
+        raise ValueError(f"unknown F0 tracker {tracker!r}")
+    return np.ascontiguousarray(f0), np.ascontiguousarray(t)
+
+
+def analyze(
+    x: np.ndarray, frames: int, settings: WorldSettings, tracker: str = "dio"
+) -> np.ndarray:
+    """Mono float audio ``[T]`` -> parameters ``[frames, D]`` (frame ``i`` centred at ``i*hop``).
+
+    ``tracker`` is for measuring alternatives only (see :func:`track_f0`); the codec uses DIO.
+    """
     pw = _require_pyworld()
     fs = settings.sample_rate
     x = np.ascontiguousarray(x, dtype=np.float64)  # WORLD keeps digital silence finite
-    step = round(settings.frame_ms / ANALYSIS_MS)
-    f0, t = pw.dio(
-        x,
-        fs,
-        f0_floor=settings.f0_floor,
-        f0_ceil=settings.f0_ceil,
-        frame_period=ANALYSIS_MS,
-        allowed_range=settings.dio_allowed_range,
-    )
-    f0 = pw.stonemask(x, f0, t, fs)[::step]
-    t = np.ascontiguousarray(t[::step])
-    voiced = _clean_voicing(f0 > 0)
+    f0, t = track_f0(x, settings, tracker)
+    voiced = f0 > 0
     log_f0 = _fill_log_f0(f0, voiced, settings.f0_floor)
-    f0 = np.where(voiced, np.exp(log_f0), 0.0)
     fft_size = settings.fft_size
     sp = pw.cheaptrick(x, f0, t, fs, f0_floor=settings.f0_floor, fft_size=fft_size)
     ap = pw.d4c(x, f0, t, fs, fft_size=fft_size)
