@@ -267,6 +267,31 @@ def cmd_eval_codec(args: argparse.Namespace) -> None:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2))
 
 
+def cmd_data_import(args: argparse.Namespace) -> int:
+    from tokgen.data.dataset_import import import_dataset, split_manifest
+
+    report = import_dataset(
+        args.src,
+        args.out,
+        fmt=args.format,
+        valid_fraction=args.valid_fraction,
+        voice=args.voice,
+        text_kind=args.text_kind,
+        max_seconds=args.max_seconds,
+    )
+    out = Path(args.out)
+    print(
+        f"{report.manifest}: {report.rows} rows ({report.format}), {report.hours:.2f} h; "
+        f"splits in {split_manifest(out, 'train')} and {split_manifest(out, 'valid')}"
+    )
+    if not report.failed:
+        return 0
+    print(f"tokgen: {report.failed} rows failed and were left out:", file=sys.stderr)
+    for failure in report.failures:
+        print(f"  {failure.id}: {failure.reason}", file=sys.stderr)
+    return 1
+
+
 def cmd_data_real_speech(args: argparse.Namespace) -> None:
     from tokgen.data.real_speech import build_real_speech
 
@@ -393,6 +418,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="also encode each mixture row's sources[i].path (for separation training)",
     )
     p.set_defaults(func=cmd_data_tokenize)
+    about = (
+        "turn an existing dataset (LJSpeech, Common Voice TSV, a file,caption CSV, or audio "
+        "files with .txt transcripts) into a tokgen manifest; every clip is checked, bad rows "
+        "are listed and left out (exit status 1); deterministic, safe to rerun"
+    )
+    p = data_kinds.add_parser("import", help=about, description=about)
+    p.add_argument("src", help="the dataset's root folder")
+    p.add_argument("--out", required=True, help="the manifest to write, e.g. data/mine.jsonl")
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "ljspeech", "commonvoice", "captions", "folder"],
+        help="dataset layout (default: detected)",
+    )
+    p.add_argument(
+        "--valid-fraction", type=float, default=0.05, help="share of rows in valid (default 0.05)"
+    )
+    p.add_argument("--voice", help="speaker id for LJSpeech / folder speech (default: folder name)")
+    p.add_argument(
+        "--text-kind",
+        default="transcript",
+        choices=["transcript", "caption"],
+        help="what a folder layout's .txt files hold (default transcript)",
+    )
+    p.add_argument("--max-seconds", type=float, default=30.0, help="longest clip kept (default 30)")
+    p.set_defaults(func=cmd_data_import)
     p = data_kinds.add_parser(
         "real-speech",
         help="the 8 recorded human announcements of sound-theme-freedesktop as a manifest "
