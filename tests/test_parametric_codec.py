@@ -183,6 +183,10 @@ def test_bad_inputs_raise_clear_errors(fitted):
         ParametricConfig(n_q=1)
     with pytest.raises(TokgenError, match="latent"):
         codec.decode_latent(torch.zeros(1, 3, 10))
+    with pytest.raises(TokgenError, match="NaN"):
+        codec.decode_latent(torch.full((1, 47, 10), float("nan")))
+    with pytest.raises(ConfigError, match="n_q >= 3"):
+        ParametricConfig(n_q=2, second_pitch=True)
 
 
 def test_fewer_codebooks_decode(fitted):

@@ -236,6 +236,8 @@ class Codec(nn.Module, ABC):
             raise InvalidInputError(
                 f"latent must be [B, {self.latent_dim}, F] for {self.name}, got {tuple(latent.shape)}."
             )
+        if not torch.isfinite(latent).all():
+            raise InvalidInputError("latent holds NaN or inf values; pass finite latents.")
         latent = latent.to(self.device, torch.float32)
         wav = self._chunked(latent, self._decode_chunk, in_hop=1, out_hop=self.hop_length)
         return self._trim(wav, length)

@@ -51,9 +51,10 @@ class ParametricConfig:
     backend: str = "parametric"
 
     def __post_init__(self) -> None:
-        if self.n_q < 2 + self.second_pitch or self.bins < 2:
+        least = 2 + self.second_pitch  # a residual stage, the F0 (and the second pitch)
+        if self.n_q < least or self.bins < 2:
             raise ConfigError(
-                f"parametric codec needs n_q >= 2 and bins >= 2, got {self.n_q}, {self.bins}."
+                f"parametric codec needs n_q >= {least} and bins >= 2, got {self.n_q}, {self.bins}."
             )
         if not 0 < self.f0_min < self.f0_max:
             raise ConfigError(f"f0_min must be below f0_max, got {self.f0_min}, {self.f0_max}.")
