@@ -165,6 +165,34 @@ def analyze(
     return _fit_frames(params, frames)
 
 
+def frame_power(x: np.ndarray, frames: int, settings: WorldSettings) -> np.ndarray:
+    """Power spectra ``[frames, bins]`` of 64 ms Hann windows centred on the frames (2x padded)."""
+    window, n_fft = SECOND_PITCH_WINDOW, 2 * SECOND_PITCH_WINDOW
+    hop = round(settings.sample_rate * settings.frame_ms / 1000)
+    padded = np.pad(x, (window // 2, window // 2))
+    starts = np.arange(frames) * hop
+    index = np.clip(starts[:, None] + np.arange(window)[None], 0, len(padded) - 1)
+    return np.abs(np.fft.rfft(padded[index] * np.hanning(window), n_fft, axis=1)) ** 2
+
+
+def harmonic_salience(
+    power: np.ndarray, candidates: np.ndarray, sample_rate: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted energy on the harmonics of each candidate F0 ``[N, C]`` (Hz) of each frame.
+
+    Low harmonics weigh most (0.7 ** h), so a subharmonic of the true F0 scores lower than
+    it. Returns the scores ``[N, C]`` and the lobe-summed spectra ``[N, bins]``.
+    """
+    n_fft = 2 * (power.shape[1] - 1)
+    lobes = ndimage.uniform_filter1d(power, 7, axis=1) * 7  # a partial's whole main lobe
+    harmonics = np.arange(1, SECOND_PITCH_HARMONICS + 1) * candidates[..., None]  # [N, C, H]
+    valid = harmonics < sample_rate / 2 - 200
+    bins = np.clip(np.round(harmonics * n_fft / sample_rate).astype(int), 0, power.shape[1] - 1)
+    weights = 0.7 ** np.arange(SECOND_PITCH_HARMONICS)
+    rows = np.arange(len(power))[:, None, None]
+    return (lobes[rows, bins] * valid * weights).sum(-1), lobes
+
+
 def second_pitch(
     x: np.ndarray, f0: np.ndarray, settings: WorldSettings
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -174,39 +202,30 @@ def second_pitch(
     (the best harmonic series within 12% of DIO's), since DIO wavers on chords;
     ``f0b`` is 0 elsewhere.
     """
-    fs, window, n_fft = settings.sample_rate, SECOND_PITCH_WINDOW, 2 * SECOND_PITCH_WINDOW
-    hop = round(fs * settings.frame_ms / 1000)
-    padded = np.pad(x, (window // 2, window // 2))
-    starts = np.arange(len(f0)) * hop
-    index = np.clip(starts[:, None] + np.arange(window)[None], 0, len(padded) - 1)
-    power = np.abs(np.fft.rfft(padded[index] * np.hanning(window), n_fft, axis=1)) ** 2  # [N, bins]
-    freqs = np.arange(power.shape[1]) * fs / n_fft
-    candidates = np.exp(np.linspace(np.log(settings.f0_floor), np.log(settings.f0_ceil), 240))
-    harmonics = np.arange(1, SECOND_PITCH_HARMONICS + 1)[None] * candidates[:, None]  # [C, H]
-    valid = harmonics < fs / 2 - 200
-    bins = np.clip(np.round(harmonics * n_fft / fs).astype(int), 0, power.shape[1] - 1)
-    weights = 0.7 ** np.arange(SECOND_PITCH_HARMONICS)  # low harmonics count most
-
-    def salience(spectrum: np.ndarray) -> np.ndarray:  # [N, bins] -> [N, C]
-        lobes = ndimage.uniform_filter1d(spectrum, 7, axis=1) * 7  # a partial's main lobe
-        return (lobes[:, bins] * valid[None] * weights).sum(-1), lobes
-
-    near = np.abs(np.log(candidates[None] / np.where(f0 > 0, f0, 1.0)[:, None])) < 0.12
-    whole, _ = salience(power)
-    refined = np.where(f0 > 0, candidates[np.where(near, whole, -1.0).argmax(1)], 0.0)
+    fs = settings.sample_rate
+    power = frame_power(x, len(f0), settings)  # [N, bins]
+    freqs = np.arange(power.shape[1]) * fs / (2 * (power.shape[1] - 1))
+    grid = np.exp(np.linspace(np.log(settings.f0_floor), np.log(settings.f0_ceil), 240))
+    candidates = np.broadcast_to(grid, (len(f0), len(grid)))  # [N, C]
+    near = np.abs(np.log(grid[None] / np.where(f0 > 0, f0, 1.0)[:, None])) < 0.12
+    whole, _ = harmonic_salience(power, candidates, fs)
+    refined = np.where(f0 > 0, grid[np.where(near, whole, -1.0).argmax(1)], 0.0)
     # notch the first series: bins within 3% (at least 4 bins) of a multiple of it
     safe = np.where(refined > 0, refined, np.inf)[:, None]
     multiple = np.maximum(np.round(freqs[None] / safe), 1) * safe
-    notch = np.abs(freqs[None] - multiple) <= np.maximum(0.03 * multiple, 4 * fs / n_fft)
+    notch = np.abs(freqs[None] - multiple) <= np.maximum(0.03 * multiple, 4 * freqs[1])
     residual = np.where(notch & (refined[:, None] > 0), 0.0, power)
-    scores, lobes = salience(residual)
+    scores, lobes = harmonic_salience(residual, candidates, fs)
     best = scores.argmax(1)
+    harmonics = np.arange(1, SECOND_PITCH_HARMONICS + 1) * grid[best][:, None]  # [N, H]
+    bins = np.clip(np.round(harmonics / freqs[1]).astype(int), 0, power.shape[1] - 1)
+    on_series = np.take_along_axis(lobes, bins, 1) * (harmonics < fs / 2 - 200)
     left = residual.sum(1) + 1e-12
     share = left / (power.sum(1) + 1e-12)
-    harmonic = (np.take_along_axis(lobes, bins[best], 1) * valid[best]).sum(1) / left
+    harmonic = on_series.sum(1) / left
     keep = (share > SECOND_PITCH_RESIDUAL) & (harmonic > SECOND_PITCH_HARMONICITY) & (f0 > 0)
     keep = ndimage.binary_opening(keep, structure=np.ones(SECOND_PITCH_MIN_FRAMES, dtype=bool))
-    return np.where(keep, refined, f0), np.where(keep, candidates[best], 0.0)
+    return np.where(keep, refined, f0), np.where(keep, grid[best], 0.0)
 
 
 def _fit_frames(params: np.ndarray, frames: int) -> np.ndarray:
