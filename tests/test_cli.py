@@ -93,7 +93,7 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
                 "encode",
                 str(tmp_path / "none.wav"),
                 "-o",
-                str(tmp_path / "t"),
+                str(tmp_path / "t.tokens"),
                 "--codec",
                 "tokgen-codec-debug",
             ]

@@ -75,6 +75,7 @@ from tokgen.text import captions as captions_module
         ("fruit, e.g. apples, i.e. food", "fruit, for example apples, that is food"),
         ("e.g., this", "for example, this"),
         ("St0", "street zero"),  # found by the idempotence property
+        ("e'.g", "for example"),  # a removed apostrophe revealed an abbreviation
         # quotes, dashes, accents, punctuation, whitespace
         ("“Don’t” — she said", "don't - she said"),
         ("'quoted' and the dogs' bones", "quoted and the dogs' bones"),

@@ -26,8 +26,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from tokgen.errors import AudioFileError, InvalidAudioError
+from tokgen.errors import AudioFileError, InvalidAudioError, InvalidInputError
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")  # what save() writes
 SAMPLE_SPEECH = Path(__file__).resolve().parent / "assets" / "sample_speech.wav"  # bundled clip
 
 MAX_CHANNELS = 2
@@ -101,7 +102,11 @@ def load(
         samples, rate = _read_file(Path(source), offset, duration)
         what = f"audio file {source}"
     elif isinstance(source, tuple):
-        if len(source) != 2 or not isinstance(source[1], (int, np.integer)):
+        if (
+            len(source) != 2
+            or isinstance(source[1], bool)
+            or not isinstance(source[1], (int, np.integer))
+        ):
             raise InvalidAudioError(
                 "an audio tuple must be (samples, sample_rate) with an int sample rate, "
                 f"got a tuple of {len(source)} items."
@@ -113,7 +118,7 @@ def load(
                 "audio samples were given without a sample rate; pass sample_rate=... "
                 "(or a (samples, sample_rate) tuple). tokgen never guesses the rate."
             )
-        samples, rate, what = source, int(sample_rate), "audio"
+        samples, rate, what = source, _rate(sample_rate), "audio"
     else:
         raise InvalidAudioError(
             f"cannot read audio from a {type(source).__name__}; pass a file path, a "
@@ -175,6 +180,19 @@ def _raise_integer(dtype: str, what: str) -> None:
     )
 
 
+def _rate(sample_rate: object) -> int:
+    """A sample rate given with samples: a positive integer (numpy / 0-d torch ones too)."""
+    from tokgen.checks import integer
+
+    try:
+        return integer("sample_rate", sample_rate, low=1)
+    except InvalidInputError as err:  # an audio error, so callers catch one family
+        raise InvalidAudioError(
+            f"sample rate must be a positive integer number of Hz (e.g. 16000), "
+            f"got {sample_rate!r}."
+        ) from err
+
+
 def validate(
     wav: torch.Tensor,
     sample_rate: int,
@@ -184,6 +202,11 @@ def validate(
     what: str = "audio",
 ) -> None:
     """Raise :class:`InvalidAudioError` unless ``wav [B, C, T]`` is usable."""
+    hint = (
+        " Split it, or raise the limit with TOKGEN_MAX_AUDIO_SECONDS."
+        if max_seconds is None
+        else " Use a shorter clip (this limit is the caller's, e.g. a model's maximum)."
+    )
     max_seconds = DEFAULT_MAX_SECONDS if max_seconds is None else max_seconds
     num_samples = wav.shape[-1]
     if wav.numel() == 0:
@@ -197,7 +220,7 @@ def validate(
     if num_samples > max_seconds * sample_rate:
         raise InvalidAudioError(
             f"{what} is {num_samples / sample_rate:.1f} s long, over the limit of {max_seconds:g} s."
-            " Split it, or raise the limit with max_seconds= or TOKGEN_MAX_AUDIO_SECONDS."
+            + hint
         )
     finite = torch.isfinite(wav)
     if not bool(finite.all()):
@@ -282,6 +305,12 @@ def save(path: str | os.PathLike, wav: Samples, sample_rate: int) -> Path:
     :data:`PEAK_LIMIT` is scaled down to it, with a warning. The file is written to a
     temporary name and renamed, so an interrupted save never leaves a partial file.
     """
+    from tokgen.checks import output_path
+
+    try:
+        path = output_path(path, AUDIO_SUFFIXES, "audio")
+    except InvalidInputError as err:
+        raise AudioFileError(f"cannot write {err}") from err
     batch = as_batch(wav, what="audio to save")
     if batch.shape[0] != 1:
         raise InvalidAudioError(

@@ -8,8 +8,10 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
-from tokgen.errors import TokgenError
+from tokgen.checks import output_path
+from tokgen.errors import InvalidInputError, TokgenError
 
 
 def _add_codec_args(parser: argparse.ArgumentParser, default: str | None) -> None:
@@ -43,8 +45,10 @@ def cmd_encode(args: argparse.Namespace) -> None:
     from tokgen import audio
     from tokgen.codecs.token_file import save_tokens
 
+    output_path(args.output, (".tokens",), "token")
     codec = _load(args)
     clip = audio.load(args.input)
+    _check_one_frame(args.input, clip, codec)
     codes = codec.encode(clip, num_codebooks=args.num_codebooks, bandwidth=args.bandwidth)
     num_samples = -(-clip.num_samples * codec.sample_rate // clip.sample_rate)  # resampled T
     out = save_tokens(args.output, codes, codec, [num_samples] * codes.shape[0])
@@ -54,10 +58,20 @@ def cmd_encode(args: argparse.Namespace) -> None:
     )
 
 
+def _check_one_frame(name: str, clip: Any, codec: Any) -> None:
+    """A file must hold at least one codec frame (the library pads shorter tensors)."""
+    if clip.duration * codec.frame_rate < 1:
+        raise InvalidInputError(
+            f"{name} holds {clip.num_samples} samples ({clip.duration * 1000:.1f} ms), less "
+            f"than one {1000 / codec.frame_rate:g} ms frame of {codec.name}; use a longer file."
+        )
+
+
 def cmd_decode(args: argparse.Namespace) -> None:
     from tokgen import audio
     from tokgen.codecs.token_file import load_tokens
 
+    output_path(args.output, audio.AUDIO_SUFFIXES, "audio")
     tokens = load_tokens(args.input)
     args.codec = args.codec or tokens.codec
     codec = _load(args)
@@ -80,9 +94,12 @@ def _batch_paths(output: Path, count: int) -> list[Path]:
 def cmd_roundtrip(args: argparse.Namespace) -> None:
     from tokgen import audio
 
+    if args.output:
+        output_path(args.output, audio.AUDIO_SUFFIXES, "audio")
     codec = _load(args)
     args.input = args.input or str(audio.SAMPLE_SPEECH)
     clip = audio.load(args.input, target_sample_rate=codec.sample_rate, channels=codec.channels)
+    _check_one_frame(args.input, clip, codec)
     start = time.perf_counter()
     codes = codec.encode(clip)
     encoded = time.perf_counter()
@@ -194,7 +211,9 @@ def cmd_eval_task(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     import tokgen
+    from tokgen.audio import AUDIO_SUFFIXES
 
+    output_path(args.output, AUDIO_SUFFIXES, "audio")
     model = tokgen.load(args.model)
     kwargs = {
         "text": args.text,

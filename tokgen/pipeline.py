@@ -8,7 +8,6 @@ decodes the codes.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import torch
 
 from tokgen import audio as audio_io
+from tokgen.checks import number
 from tokgen.codecs import Codec
 from tokgen.errors import InvalidInputError, PretrainedNotFoundError
 from tokgen.lm.checkpoint import load_lm
@@ -32,6 +32,7 @@ DEBUG_MODEL = "tokgen-lm-debug"
 ARGUMENTS = ("text", "audio", "prompt_audio")
 MIN_AUDIO_SECONDS = 0.2
 DEFAULT_DURATION = 4.0
+MAX_CAPTION_CHARS = 1000
 MAX_CHARS_PER_SECOND = 30.0  # corpus speech runs at about 12-16 characters per second
 
 
@@ -114,10 +115,10 @@ class TokgenModel:
         """
         spec = self._task(task)
         params = SamplingParams(temperature, top_k, top_p)
-        if not (cfg_scale >= 0 and math.isfinite(cfg_scale)):
-            raise InvalidInputError(f"cfg_scale must be a finite number >= 0, got {cfg_scale}.")
+        cfg_scale = number("cfg_scale", cfg_scale, low=0)
         given = {"text": text, "audio": audio, "prompt_audio": prompt_audio}
         batch = _batch_size({**given, "duration": duration})
+        generators = generators_for(seed, batch)  # seeds checked before any model work
         items = [self._conditions(spec, given, i, sample_rate) for i in range(batch)]
         budgets = [self._budget(spec, item, _pick(duration, i)) for i, item in enumerate(items)]
         index = self.config.tasks.index(spec.name)
@@ -147,7 +148,7 @@ class TokgenModel:
             self.lm,
             prefixes,
             budgets,
-            generators_for(seed, batch),
+            generators,
             unconditional=unconditional,
             cfg_scale=cfg_scale,
             params=params,
@@ -193,6 +194,11 @@ class TokgenModel:
         if spec.type == "embedding":
             if not isinstance(value, str) or not value.strip():
                 raise InvalidInputError(f"{spec.name} must be a non-empty string, got {value!r}.")
+            if len(value) > MAX_CAPTION_CHARS:
+                raise InvalidInputError(
+                    f"{spec.name} is {len(value)} characters long; at most {MAX_CAPTION_CHARS} "
+                    "are read (the caption encoder sees about 256 tokens): shorten it."
+                )
             from tokgen.text import caption_encoder
 
             return caption_encoder().encode([value])[0]
@@ -222,12 +228,14 @@ class TokgenModel:
 
     def _budget(self, spec: TaskSpec, item: dict[str, Any], duration: float | None) -> Budget:
         limit = self.config.max_duration
-        if duration is not None and not (
-            isinstance(duration, (int, float)) and 0.2 <= duration <= limit
-        ):
-            raise InvalidInputError(
-                f"duration must be between 0.2 and {limit:g} seconds, got {duration!r}."
-            )
+        if duration is not None:
+            try:
+                duration = number("duration", duration, low=0.2, high=limit)
+            except InvalidInputError as err:
+                raise InvalidInputError(
+                    f"duration must be between 0.2 and {limit:g} seconds (this model's "
+                    f"maximum), got {duration!r}."
+                ) from err
         rate = self.config.frame_rate
         if spec.target.length == "eos":
             frames = round((duration or limit) * rate)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from tokgen import audio as audio_io
+from tokgen.checks import integer, number
 from tokgen.errors import CodesError, InvalidInputError
 from tokgen.hub import config_hash, config_to_dict, save_checkpoint
 
@@ -113,16 +114,24 @@ class Codec(nn.Module, ABC):
 
     def _codebooks_for_bandwidth(self, kbps: float) -> int:
         per_codebook = self.bandwidth_for(1)
+        kbps = number("bandwidth", kbps)
         count = math.floor(kbps / per_codebook + 1e-9)
         if kbps <= 0 or count < 1:
             raise InvalidInputError(
-                f"bandwidth {kbps} kbps is below one codebook of {self.name} "
+                f"bandwidth {kbps:g} kbps is below one codebook of {self.name} "
                 f"({per_codebook:g} kbps); use at least that."
             )
-        return min(count, self.max_codebooks)
+        if count > self.max_codebooks:
+            raise InvalidInputError(
+                f"bandwidth {kbps:g} kbps is above what {self.name} can give "
+                f"({self.bandwidth_for(self.max_codebooks):g} kbps with all "
+                f"{self.max_codebooks} codebooks); use at most that."
+            )
+        return count
 
     def check_num_codebooks(self, num_codebooks: int) -> int:
         """``num_codebooks`` if this codec has that many (1..max), else InvalidInputError."""
+        num_codebooks = integer("num_codebooks", num_codebooks)
         if not 1 <= num_codebooks <= self.max_codebooks:
             raise InvalidInputError(
                 f"num_codebooks must be in 1..{self.max_codebooks} for {self.name}, "

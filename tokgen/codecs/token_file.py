@@ -103,8 +103,11 @@ def save_tokens(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.partial")
     codes = codes.to(codes_dtype(codec)).cpu().contiguous()
-    save_file({"codes": codes}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    try:
+        save_file({"codes": codes}, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # never leave a partial file behind
     return path
 
 

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
+from tokgen.checks import integer, number
 from tokgen.errors import InvalidInputError
+
+MAX_SEED = 2**62  # seeds are 0..MAX_SEED; item i of a batch uses seed + i
 
 
 @dataclass(frozen=True)
@@ -17,13 +20,13 @@ class SamplingParams:
     top_k: int = 0
     top_p: float = 1.0
 
-    def __post_init__(self) -> None:
-        if not self.temperature >= 0:
-            raise InvalidInputError(f"temperature must be >= 0, got {self.temperature}.")
-        if self.top_k < 0:
-            raise InvalidInputError(f"top_k must be >= 0, got {self.top_k}.")
-        if not 0 < self.top_p <= 1:
-            raise InvalidInputError(f"top_p must be in (0, 1], got {self.top_p}.")
+    def __post_init__(self) -> None:  # numpy / torch numbers become plain ones
+        object.__setattr__(self, "temperature", number("temperature", self.temperature, low=0))
+        object.__setattr__(self, "top_k", integer("top_k", self.top_k, low=0))
+        top_p = number("top_p", self.top_p, low=0, high=1)
+        if top_p == 0:
+            raise InvalidInputError("top_p must be in (0, 1], got 0; 1 disables the filter.")
+        object.__setattr__(self, "top_p", top_p)
 
 
 def guide(logits: torch.Tensor, scale: float) -> torch.Tensor:
@@ -63,14 +66,18 @@ def sample(
 
 
 def generators_for(seed: int | list[int] | None, batch: int) -> list[torch.Generator]:
-    """Per-item generators: ``seed`` for item 0, ``seed + i`` for item i (or a list)."""
+    """Per-item generators: ``seed`` for item 0, ``seed + i`` for item i (or a list).
+
+    Seeds are integers in ``0..MAX_SEED`` (Python, numpy or 0-d torch); none draws one.
+    """
     if seed is None:
-        seeds = [int(torch.randint(0, 2**62, ()))] * batch
-        seeds = [s + i for i, s in enumerate(seeds)]
-    elif isinstance(seed, int):
-        seeds = [seed + i for i in range(batch)]
-    else:
-        seeds = list(seed)
+        first = int(torch.randint(0, MAX_SEED, ()))
+        seeds = [first + i for i in range(batch)]
+    elif isinstance(seed, (list, tuple)):
+        seeds = [integer("seed", s, low=0, high=MAX_SEED + batch) for s in seed]
         if len(seeds) != batch:
-            raise InvalidInputError(f"got {len(seeds)} seeds for {batch} items.")
+            raise InvalidInputError(f"got {len(seeds)} seeds for {batch} items; pass one per item.")
+    else:
+        first = integer("seed", seed, low=0, high=MAX_SEED)
+        seeds = [first + i for i in range(batch)]
     return [torch.Generator().manual_seed(s) for s in seeds]

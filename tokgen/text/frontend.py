@@ -312,9 +312,24 @@ def normalize_text(text: str) -> str:
     common abbreviations are expanded ("Dr." -> "doctor", "e.g." -> "for example"), accents
     are dropped, quotes and dashes unified, other characters removed and whitespace collapsed.
     Four-digit integers from 1100 to 2099 are read as years. May return ``""``.
+    Idempotent: passes repeat until the text stops changing (removing a character can
+    reveal an abbreviation: "e'.g" -> "e.g" -> "for example").
     """
     if not isinstance(text, str):
         raise InvalidInputError(f"text must be a str, got {type(text).__name__}")
+    for _ in range(MAX_NORMALIZE_PASSES):
+        normalized = _normalize_once(text)
+        if normalized == text:
+            break
+        text = normalized
+    return text
+
+
+MAX_NORMALIZE_PASSES = 5
+
+
+def _normalize_once(text: str) -> str:
+    """One pass of :func:`normalize_text`."""
     text = unicodedata.normalize("NFKC", text).translate(_UNICODE_MAP)
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = _ABBREVIATION_RE.sub(_expand_abbreviation, text)  # before lowercasing: "St. Louis"
