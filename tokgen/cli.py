@@ -303,12 +303,7 @@ def cmd_data_import(args: argparse.Namespace) -> int:
         f"{report.manifest}: {report.rows} rows ({report.format}), {report.hours:.2f} h; "
         f"splits in {split_manifest(out, 'train')} and {split_manifest(out, 'valid')}"
     )
-    if not report.failed:
-        return 0
-    print(f"tokgen: {report.failed} rows failed and were left out:", file=sys.stderr)
-    for failure in report.failures:
-        print(f"  {failure.id}: {failure.reason}", file=sys.stderr)
-    return 1
+    return _report_failures(report.failures, shown=len(report.failures))
 
 
 def cmd_data_real_speech(args: argparse.Namespace) -> None:
@@ -344,10 +339,15 @@ def cmd_data_tokenize(args: argparse.Namespace) -> int:
         with_sources=args.with_sources,
     )
     print(f"{args.out}: {report.summary()}")
-    if not report.failures:
+    return _report_failures(report.failures, shown=5)
+
+
+def _report_failures(failures: list[Any], *, shown: int) -> int:
+    """Exit status of a job that skips bad rows: 0, or 1 after listing ``shown`` of them."""
+    if not failures:
         return 0
-    print(f"tokgen: {report.failed} rows failed and were left out:", file=sys.stderr)
-    for failure in report.failures[:5]:
+    print(f"tokgen: {len(failures)} rows failed and were left out:", file=sys.stderr)
+    for failure in failures[:shown]:
         print(f"  {failure.id}: {failure.reason}", file=sys.stderr)
     return 1
 
