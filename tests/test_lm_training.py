@@ -140,3 +140,16 @@ def test_lm_config_errors(tokens, tmp_path):
     load_task(path)
     with pytest.raises(ConfigError, match="no row"):
         train_lm(tiny(tokens, tmp_path / "r", "data.tasks={bad: 1.0}"))
+
+
+@pytest.mark.parametrize("recipe", ["finetune_tts.yaml", "finetune_tta.yaml"])
+def test_fine_tune_recipes_load_and_train_two_steps(tokens, tmp_path, recipe):
+    """The shipped fine-tuning recipes, started from a model name (the debug one here)."""
+    overrides = [f"data.tokens={tokens}", f"run.out_dir={tmp_path / 'r'}", "run.max_steps=2"]
+    overrides.append("data.batch_size=2")  # the tiny corpus has 4 clips per task
+    config = load_lm_train_config(REPO / "lm" / recipe, [*overrides, "init_from=tokgen-lm-debug"])
+    assert config.lora.rank > 0 and config.optim.lr <= 1e-4
+    exported = train_lm(config)
+    model = load_lm(exported)
+    assert ("tts" if "tts" in recipe else "tta") in model.config.tasks
+    assert load_lm_train_config(REPO / "lm" / recipe).init_from == "tokgen-small"

@@ -103,12 +103,21 @@ def build_model(config: LMTrainConfig, text_vocab: int, frame_rate: float) -> Co
     """A fresh model from ``config.model``, or the ``init_from`` one (with new tasks added)."""
     if config.init_from is None:
         return CodecLM(config.lm_config(text_vocab=text_vocab, frame_rate=frame_rate))
-    model = load_lm(config.init_from)
+    model = _load_init(config.init_from)
     new = [t for t in config.data.tasks if t not in model.config.tasks]
     if len(model.config.tasks) + len(new) > model.config.max_tasks:
         raise ConfigError(f"{config.init_from} has room for {model.config.max_tasks} tasks.")
     model.config = dataclasses.replace(model.config, tasks=[*model.config.tasks, *new])
     return model
+
+
+def _load_init(name_or_path: str) -> CodecLM:
+    """The LM to start from: a directory, a shipped model's name or ``tokgen-lm-debug``."""
+    if Path(name_or_path).is_dir():
+        return load_lm(name_or_path)
+    from tokgen.pipeline import load  # resolves shipped names and the debug model
+
+    return load(name_or_path).lm
 
 
 def train_lm(config: LMTrainConfig) -> Path:
