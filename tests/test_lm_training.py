@@ -14,10 +14,10 @@ from conftest import tone
 from tokgen.data.tokenize import TokenCorpus, tokenize_manifest
 from tokgen.errors import ConfigError
 from tokgen.lm.checkpoint import load_lm
-from tokgen.lm.examples import TaskExamples
 from tokgen.tasks import get_task, load_task
 from tokgen.text import TextFrontend
 from tokgen.training.config import load_lm_train_config
+from tokgen.training.examples import TaskExamples
 from tokgen.training.lm_training import train_lm
 
 REPO = Path(__file__).resolve().parent.parent

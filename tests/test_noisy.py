@@ -11,9 +11,9 @@ from conftest import tone
 
 from tokgen.cli import main
 from tokgen.data.tokenize import TokenCorpus, tokenize_manifest
-from tokgen.lm.examples import TaskExamples
 from tokgen.tasks import load_task
 from tokgen.text import TextFrontend
+from tokgen.training.examples import TaskExamples
 
 
 def test_noisy_speech_rows_mix_and_tokenize(tmp_path, debug_codec):

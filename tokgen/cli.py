@@ -245,8 +245,8 @@ def cmd_bench_f0(args: argparse.Namespace) -> None:
 def cmd_bench_tts(args: argparse.Namespace) -> None:
     import torch
 
-    from tokgen.eval.bench import bench_tts, format_lm_table
-    from tokgen.pipeline import from_recipe, load
+    from tokgen.eval.bench import bench_tts, format_lm_table, from_recipe
+    from tokgen.pipeline import load
 
     torch.manual_seed(0)
     model = from_recipe(args.recipe) if args.recipe else load(args.model)

@@ -300,16 +300,6 @@ def _pick(value: Any, i: int) -> Any:
     return value[i] if isinstance(value, list) else value
 
 
-def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
-    """A randomly initialised model with the sizes of an LM recipe, on a random-init codec
-    of its architecture (for speed measurements; nothing is loaded)."""
-    from tokgen.codecs import load_codec
-    from tokgen.training.config import load_lm_train_config
-
-    lm = CodecLM(load_lm_train_config(recipe).lm_config(text_vocab=TextFrontend().vocab_size))
-    return TokgenModel(lm, load_codec(lm.config.codec, pretrained=False), f"random {recipe}")
-
-
 def shipped_models() -> list[str]:
     """Names of the generative models in ``tokgen/pretrained/``."""
     from tokgen.lm.checkpoint import KIND

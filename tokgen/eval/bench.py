@@ -1,7 +1,9 @@
-"""Side-by-side codec speed: encode+decode real-time factors measured in one interleaved run."""
+"""Speed, measured side by side in one interleaved run: codecs (encode and decode), F0
+trackers inside the parametric codec, and TTS generation (KV cache vs none, batching)."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -179,6 +181,18 @@ def bench_tts(
     for result in results:
         result.relative = result.speedup / results[0].speedup
     return results
+
+
+def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
+    """A randomly initialised model with the sizes of an LM recipe, on a random-init codec
+    of its architecture (for speed measurements; nothing is loaded)."""
+    from tokgen.lm.model import CodecLM
+    from tokgen.pipeline import TokgenModel
+    from tokgen.text import TextFrontend
+    from tokgen.training.config import load_lm_train_config
+
+    lm = CodecLM(load_lm_train_config(recipe).lm_config(text_vocab=TextFrontend().vocab_size))
+    return TokgenModel(lm, load_codec(lm.config.codec, pretrained=False), f"random {recipe}")
 
 
 def format_lm_table(results: list[LMSpeed], seconds: float) -> str:

@@ -23,11 +23,11 @@ from tokgen.data.tokenize import TokenCorpus
 from tokgen.errors import ConfigError
 from tokgen.lm.checkpoint import load_lm, save_lm
 from tokgen.lm.config import LMConfig
-from tokgen.lm.examples import TaskExamples
 from tokgen.lm.model import CodecLM
 from tokgen.tasks import Sequence, build_sequence, collate, get_task, load_task
 from tokgen.text import TextFrontend, caption_encoder
 from tokgen.training.config import LMTrainConfig
+from tokgen.training.examples import TaskExamples
 from tokgen.training.trainer import Trainer, Updater
 
 MODEL_DIR = "model"
