@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from tokgen.errors import ConfigError, DownloadError, PretrainedNotFoundError
 
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"  # the shipped checkpoints
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 DOWNLOAD_TIMEOUT_S = 10.0

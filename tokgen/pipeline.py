@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from tokgen import audio as audio_io
+from tokgen import hub
 from tokgen.checks import number
 from tokgen.codecs import Codec
 from tokgen.errors import InvalidInputError, PretrainedNotFoundError
@@ -27,7 +28,7 @@ from tokgen.lm.sampling import SamplingParams, generators_for
 from tokgen.tasks import ConditionSpec, Sequence, TaskSpec, build_sequence, get_task
 from tokgen.text import TextFrontend
 
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+PRETRAINED_DIR = hub.PRETRAINED_DIR
 DEBUG_MODEL = "tokgen-lm-debug"
 ARGUMENTS = ("text", "audio", "prompt_audio")
 MIN_AUDIO_SECONDS = 0.2

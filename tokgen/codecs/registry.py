@@ -23,7 +23,7 @@ from tokgen.codecs.encodec_codec import EncodecCodec, EncodecConfig
 from tokgen.codecs.parametric_codec import ParametricCodec, ParametricConfig
 from tokgen.errors import ConfigError, InvalidInputError, PretrainedNotFoundError
 
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+PRETRAINED_DIR = hub.PRETRAINED_DIR  # a module global, so tests can point it elsewhere
 
 BACKENDS: dict[str, tuple[type, type[Codec]]] = {
     "encodec": (EncodecConfig, EncodecCodec),

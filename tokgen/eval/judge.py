@@ -92,7 +92,7 @@ SHIPPED_JUDGE = "tokgen-judge"
 def load_judge(path: str | Path = SHIPPED_JUDGE) -> AudioJudge:
     """A judge directory, or the shipped one by name (``tokgen-judge``)."""
     if not Path(path).is_dir() and str(path) == SHIPPED_JUDGE:
-        path = Path(__file__).resolve().parent.parent / "pretrained" / SHIPPED_JUDGE
+        path = hub.PRETRAINED_DIR / SHIPPED_JUDGE
     config, state = hub.load_checkpoint(path)
     config["channels"] = tuple(config["channels"])
     judge = AudioJudge(hub.config_from_dict(JudgeConfig, config, source=str(path)))

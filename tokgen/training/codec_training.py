@@ -23,9 +23,7 @@ from tokgen.training.losses import (
     generator_hinge_loss,
     spectral_magnitude_loss,
 )
-from tokgen.training.trainer import Trainer, Updater, complete_checkpoints
-
-MODEL_DIR = "model"
+from tokgen.training.trainer import MODEL_DIR, Trainer, Updater, complete_checkpoints
 
 
 class CodecTask:

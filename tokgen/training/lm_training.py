@@ -28,9 +28,8 @@ from tokgen.tasks import Sequence, build_sequence, collate, get_task, load_task
 from tokgen.text import TextFrontend, caption_encoder
 from tokgen.training.config import LMTrainConfig
 from tokgen.training.examples import TaskExamples
-from tokgen.training.trainer import Trainer, Updater
+from tokgen.training.trainer import MODEL_DIR, Trainer, Updater
 
-MODEL_DIR = "model"
 EMBEDDINGS_NAME = "caption_embeddings.safetensors"
 
 

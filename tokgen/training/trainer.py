@@ -38,6 +38,7 @@ from tokgen.errors import ConfigError
 from tokgen.training.config import OptimConfig, RunConfig
 
 STATE_NAME = "trainer_state.json"
+MODEL_DIR = "model"  # the exported model inside a run's out_dir
 
 
 class Updater:
