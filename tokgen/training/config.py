@@ -99,18 +99,34 @@ class CodecTrainConfig:
     )  # codec parts kept fixed, e.g. [encoder, quantizer]
 
 
-def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> CodecTrainConfig:
-    """Read a codec recipe and apply ``section.key=value`` overrides (values parsed as YAML)."""
+def read_recipe(
+    path: str | Path,
+    overrides: list[str],
+    recipe: type,
+    required: tuple[str, ...],
+    sections: dict[str, type],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The one recipe loader: YAML + ``section.key=value`` overrides (values parsed as YAML),
+    sections checked against ``recipe``'s fields; returns ``(raw, typed sections)``."""
     raw = read_yaml(path)
     for item in overrides:
         _apply_override(raw, item)
-    sections = {f.name: f.type for f in dataclasses.fields(CodecTrainConfig)}
-    unknown = sorted(set(raw) - set(sections))
+    known = {f.name for f in dataclasses.fields(recipe)}
+    unknown = sorted(set(raw) - known)
     if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(sections)}.")
-    for required in ("codec", "data", "run"):
-        if required not in raw:
-            raise ConfigError(f"{path}: the recipe needs a {required!r} section.")
+        raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}.")
+    for name in required:
+        if name not in raw:
+            raise ConfigError(f"{path}: the recipe needs a {name!r} section.")
+    parts = {
+        name: config_from_dict(cls, raw.get(name) or {}, source=f"{path} [{name}]")
+        for name, cls in sections.items()
+    }
+    return raw, parts
+
+
+def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> CodecTrainConfig:
+    """Read a codec recipe and apply ``section.key=value`` overrides (values parsed as YAML)."""
     classes = {
         "data": DataConfig,
         "run": RunConfig,
@@ -119,10 +135,7 @@ def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> Code
         "discriminator": DiscriminatorConfig,
         "quantizer": QuantizerConfig,
     }
-    parts = {
-        name: config_from_dict(cls, raw.get(name) or {}, source=f"{path} [{name}]")
-        for name, cls in classes.items()
-    }
+    raw, parts = read_recipe(path, overrides, CodecTrainConfig, ("codec", "data", "run"), classes)
     return CodecTrainConfig(
         codec=raw["codec"],
         init_from=raw.get("init_from"),
@@ -169,21 +182,8 @@ class LMTrainConfig:
 
 def load_lm_train_config(path: str | Path, overrides: list[str] = ()) -> LMTrainConfig:
     """Read an LM recipe and apply ``section.key=value`` overrides (values parsed as YAML)."""
-    raw = read_yaml(path)
-    for item in overrides:
-        _apply_override(raw, item)
-    known = {f.name for f in dataclasses.fields(LMTrainConfig)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}.")
-    for required in ("data", "run"):
-        if required not in raw:
-            raise ConfigError(f"{path}: the recipe needs a {required!r} section.")
     classes = {"data": LMDataConfig, "run": RunConfig, "optim": OptimConfig, "lora": LoraConfig}
-    parts = {
-        name: config_from_dict(cls, raw.get(name) or {}, source=f"{path} [{name}]")
-        for name, cls in classes.items()
-    }
+    raw, parts = read_recipe(path, overrides, LMTrainConfig, ("data", "run"), classes)
     return LMTrainConfig(model=raw.get("model") or {}, init_from=raw.get("init_from"), **parts)
 
 
