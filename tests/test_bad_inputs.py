@@ -158,3 +158,42 @@ def test_generate_arguments_fail_only_with_tokgen_errors(model, seed, top_k, cfg
     except TokgenError:
         return
     assert torch.isfinite(out.audio).all()
+
+
+def test_guidance_on_a_task_without_dropout_warns(model, wav_file):
+    args = {"prompt_audio": str(wav_file), "duration": 0.3, "seed": 0}
+    with pytest.warns(UserWarning, match="no effect"):
+        guided = model.generate("tts", "Good morning.", cfg_scale=2.0, **args)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default (None) is silent
+        plain = model.generate("tts", "Good morning.", **args)
+    assert torch.equal(guided.codes, plain.codes)  # nothing to guide against: unguided
+
+
+def test_the_progress_bar_ends_full(model, monkeypatch):
+    import tokgen.lm.generate as generate
+
+    bars = []
+
+    class Recorder:
+        def __init__(self, *args, total=0, **kwargs):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def refresh(self):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(generate, "tqdm", Recorder)
+    out = model.generate(
+        "tts", "Hi.", prompt_audio=str(audio.SAMPLE_SPEECH), duration=10.0, seed=1, progress=True
+    )
+    assert out.codes.shape[-1] < 500  # the end token came early (seeded)...
+    assert bars and bars[0].n == bars[0].total < 500  # ...and the bar ends full there

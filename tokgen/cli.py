@@ -558,7 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--temperature", type=float, default=1.0)
         p.add_argument("--top-k", type=int, default=0, help="0: off")
         p.add_argument("--top-p", type=float, default=1.0, help="1: off")
-        p.add_argument("--cfg-scale", type=float, default=3.0, help="classifier-free guidance")
+        p.add_argument(
+            "--cfg-scale",
+            type=float,
+            help="classifier-free guidance (default: 3 where the task was trained for it, else 1)",
+        )
         p.add_argument("--seed", type=int, default=None)
         p.set_defaults(func=cmd_generate, prompt=None, audio=None)
 
@@ -640,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--temperature", type=float, default=1.0)
         p.add_argument("--top-k", type=int, default=0)
-        p.add_argument("--cfg-scale", type=float, default=3.0)
+        p.add_argument("--cfg-scale", type=float, help="guidance (default: the model's)")
         p.add_argument("--json", help="also write the scores (per item too) here")
         p.set_defaults(func=cmd_eval_task)
     return parser

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ ARGUMENTS = ("text", "audio", "prompt_audio")
 MIN_AUDIO_SECONDS = 0.2
 DEFAULT_DURATION = 4.0
 MAX_CAPTION_CHARS = 1000
+DEFAULT_CFG_SCALE = 3.0  # where a task's conditions were trained with dropout
 MAX_CHARS_PER_SECOND = 30.0  # corpus speech runs at about 12-16 characters per second
 
 
@@ -100,7 +102,7 @@ class TokgenModel:
         temperature: float = 1.0,
         top_k: int = 0,
         top_p: float = 1.0,
-        cfg_scale: float = 3.0,
+        cfg_scale: float | None = None,
         seed: int | list[int] | None = None,
         use_cache: bool = True,
         progress: bool = False,
@@ -112,11 +114,14 @@ class TokgenModel:
         ``(tensor, sample_rate)`` tuple. ``duration`` (seconds) sets the length for tasks
         without an end token (default 4 s; lass uses the mixture's length) and caps it
         for tts. ``seed`` seeds item ``i`` with ``seed + i`` (or give one per item), so a
-        batched call equals the same items generated one by one.
+        batched call equals the same items generated one by one. ``cfg_scale`` (classifier-free
+        guidance) defaults to 3 where the task was trained with condition dropout and to 1
+        (off) where it was not; asking for guidance there warns that it has no effect.
         """
         spec = self._task(task)
         params = SamplingParams(temperature, top_k, top_p)
-        cfg_scale = number("cfg_scale", cfg_scale, low=0)
+        if cfg_scale is not None:
+            cfg_scale = number("cfg_scale", cfg_scale, low=0)
         given = {"text": text, "audio": audio, "prompt_audio": prompt_audio}
         batch = _batch_size({**given, "duration": duration})
         generators = generators_for(seed, batch)  # seeds checked before any model work
@@ -132,6 +137,14 @@ class TokgenModel:
             self._check_length(prefix, budget)
         given_names = set().union(*(item.keys() for item in items))
         droppable = {c.name for c in spec.conditions if c.dropout > 0} & given_names
+        if not droppable and cfg_scale not in (None, 1.0):
+            warnings.warn(
+                f"cfg_scale={cfg_scale:g} has no effect on {spec.name!r} with {self.name}: none "
+                "of its conditions was trained with dropout, so there is nothing to guide "
+                "against; generating unguided.",
+                stacklevel=2,
+            )
+        cfg_scale = (DEFAULT_CFG_SCALE if droppable else 1.0) if cfg_scale is None else cfg_scale
         unconditional = None
         if droppable and cfg_scale != 1.0:  # guidance needs a condition to leave out
             unconditional = [

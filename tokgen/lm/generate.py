@@ -75,7 +75,9 @@ def _generate_first_codebook(
     tokens_so_far = torch.zeros(n, steps, dtype=torch.long)
     lengths = torch.full((n,), -1)
     eos = model.eos
-    for t in tqdm(range(steps), desc="generate", disable=not progress, leave=False):
+    bar = tqdm(total=steps, desc="generate", unit="frame", disable=not progress, leave=False)
+    for t in range(steps):
+        bar.update()
         scores = guide(logits, cfg_scale) if guided else logits.float()  # [N, V+1]
         for i, budget in enumerate(budgets):
             if not budget.stop_at_eos or t < budget.min_frames:
@@ -87,6 +89,8 @@ def _generate_first_codebook(
             if lengths[i] < 0 and ended:
                 lengths[i] = t if tokens[i] == eos else t + 1
         if (lengths >= 0).all():
+            bar.total = bar.n  # ended early (end token): the bar ends full, not at 160/500
+            bar.refresh()
             break
         step_tokens = torch.cat([tokens, tokens]) if guided else tokens
         if cache is not None:
@@ -95,6 +99,7 @@ def _generate_first_codebook(
             batch = _append_frame(batch, step_tokens, next_position)
             logits = model.ar_logits(batch)[:, -1]
         next_position = next_position + 1
+    bar.close()
     return [tokens_so_far[i, : lengths[i]] for i in range(n)]
 
 
