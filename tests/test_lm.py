@@ -147,12 +147,13 @@ def test_yaml_task(tmp_path):
         load_task(path)
 
 
-def test_kv_cache_matches_full_forward():
+@pytest.mark.parametrize("capacity", [256, 2])  # 2: the buffers must grow
+def test_kv_cache_matches_full_forward(capacity):
     model = tiny_model()
     items = [prefix("tts", 1), prefix("lass", 2)]
     batch = collate(items, pad_left=True)
     full = model.ar_logits(batch)
-    cache = KVCache()
+    cache = KVCache(capacity=capacity)
     split = batch.kinds.shape[1] - 3
     head = collate(items, pad_left=True)
     for name in ("kinds", "ids", "codes", "embeddings", "positions"):
@@ -161,6 +162,7 @@ def test_kv_cache_matches_full_forward():
     for name in ("kinds", "ids", "codes", "embeddings", "positions"):
         setattr(head, name, getattr(batch, name)[:, split:])
     rest = model.ar_logits(head, cache)
+    assert cache.length == batch.kinds.shape[1] and cache.keys[0].shape[2] >= cache.length
     real = ~batch.padding
     together = torch.cat([first, rest], dim=1)
     torch.testing.assert_close(together[real], full[real], atol=1e-5, rtol=1e-5)

@@ -68,10 +68,10 @@ def _generate_first_codebook(
     n = len(prefixes)
     guided = unconditional is not None
     batch = collate(prefixes + (unconditional or []), pad_left=True)
-    cache = KVCache() if use_cache else None
+    steps = max(b.frames for b in budgets)
+    cache = KVCache(capacity=batch.kinds.shape[1] + steps + 1) if use_cache else None
     logits = model.ar_logits(batch, cache)[:, -1]  # [N or 2N, V+1]
     next_position = batch.positions[:, -1] + 1
-    steps = max(b.frames for b in budgets)
     tokens_so_far = torch.zeros(n, steps, dtype=torch.long)
     lengths = torch.full((n,), -1)
     eos = model.eos

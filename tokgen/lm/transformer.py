@@ -12,19 +12,56 @@ from torch.nn import functional
 
 @dataclass
 class KVCache:
-    """Keys and values of every layer for the positions seen so far.
+    """Keys and values of every layer for the positions seen so far, in preallocated buffers.
 
-    ``keys[i]``/``values[i]`` are ``[B, H, S, D_head]``; ``padding`` is ``[B, S]`` (True at
-    padding keys, which are never attended to).
+    ``keys[i]``/``values[i]`` are ``[B, H, capacity, D_head]`` and ``padding`` is
+    ``[B, capacity]`` (True at padding keys, never attended to); the first ``length``
+    positions are filled. New positions are written in place, so a decoding step copies
+    nothing that grows with the sequence; past ``capacity`` the buffers double.
     """
 
+    capacity: int = 256  # positions to allocate up front (prefix + frames to generate)
     keys: list[torch.Tensor] = field(default_factory=list)
     values: list[torch.Tensor] = field(default_factory=list)
     padding: torch.Tensor | None = None
+    length: int = 0
 
-    @property
-    def length(self) -> int:
-        return 0 if self.padding is None else int(self.padding.shape[1])
+    def _room(self, buffer: torch.Tensor, needed: int) -> torch.Tensor:
+        """``buffer`` (positions on dim 2 or 1) with room for ``needed`` positions."""
+        dim = 2 if buffer.ndim == 4 else 1
+        if buffer.shape[dim] >= needed:
+            return buffer
+        shape = list(buffer.shape)
+        shape[dim] = max(needed, 2 * buffer.shape[dim]) - buffer.shape[dim]
+        fill = torch.ones if buffer.dtype == torch.bool else torch.zeros
+        return torch.cat([buffer, fill(shape, dtype=buffer.dtype, device=buffer.device)], dim)
+
+    def write_padding(self, padding: torch.Tensor) -> torch.Tensor:
+        """Store ``padding [B, T]`` after the cached positions; all key padding ``[B, S]``."""
+        b, t = padding.shape
+        if self.padding is None:
+            self.padding = torch.ones(
+                b, max(self.capacity, t), dtype=torch.bool, device=padding.device
+            )
+        self.padding = self._room(self.padding, self.length + t)
+        self.padding[:, self.length : self.length + t] = padding
+        return self.padding[:, : self.length + t]
+
+    def write(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store layer ``layer``'s new ``k, v [B, H, T, Dh]``; all its keys and values."""
+        t = k.shape[2]
+        if layer == len(self.keys):
+            shape = (*k.shape[:2], max(self.capacity, self.length + t), k.shape[3])
+            self.keys.append(k.new_zeros(shape))
+            self.values.append(v.new_zeros(shape))
+        self.keys[layer] = self._room(self.keys[layer], self.length + t)
+        self.values[layer] = self._room(self.values[layer], self.length + t)
+        end = self.length + t
+        self.keys[layer][:, :, self.length : end] = k
+        self.values[layer][:, :, self.length : end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 
 
 class Attention(nn.Module):
@@ -49,13 +86,7 @@ class Attention(nn.Module):
             self.qkv(x), "b t (three h d) -> three b h t d", three=3, h=self.n_heads
         )
         if cache is not None:
-            if layer < len(cache.keys):
-                k = torch.cat([cache.keys[layer], k], dim=2)  # [B, H, S, Dh]
-                v = torch.cat([cache.values[layer], v], dim=2)
-                cache.keys[layer], cache.values[layer] = k, v
-            else:
-                cache.keys.append(k)
-                cache.values.append(v)
+            k, v = cache.write(layer, k, v)  # [B, H, S, Dh]: cached positions + these
         y = functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(rearrange(y, "b h t d -> b t (h d)"))
 
@@ -101,14 +132,12 @@ class Transformer(nn.Module):
     ) -> torch.Tensor:
         """Run the new positions ``x``; with ``cache`` they follow the cached ones."""
         past = 0 if cache is None else cache.length
-        keys_padding = padding
-        if cache is not None:
-            if cache.padding is not None:
-                keys_padding = torch.cat([cache.padding, padding], dim=1)  # [B, S]
-            cache.padding = keys_padding
+        keys_padding = padding if cache is None else cache.write_padding(padding)  # [B, S]
         mask = _attention_mask(padding, keys_padding, past, self.causal)
         for i, block in enumerate(self.blocks):
             x = block(x, mask, cache, i)
+        if cache is not None:
+            cache.length += x.shape[1]
         return self.norm(x)
 
 
