@@ -153,3 +153,8 @@ def test_validation_is_fast_for_long_audio():
     start = time.perf_counter()
     audio.load(torch.zeros(1, 16_000 * 600), 16_000)
     assert time.perf_counter() - start < 5
+
+
+def test_batch_paths_is_the_one_naming_rule(tmp_path):
+    assert audio.batch_paths(tmp_path / "o.wav", 1) == [tmp_path / "o.wav"]
+    assert audio.batch_paths(tmp_path / "o.wav", 2) == [tmp_path / "o-0.wav", tmp_path / "o-1.wav"]

@@ -128,3 +128,21 @@ def test_bench_codec_times_encode_and_decode(capsys):
     assert main(["bench", "codec", "tokgen-codec-debug", "--seconds", "0.5", "--repeats", "1"]) == 0
     table = capsys.readouterr().out
     assert "| tokgen-codec-debug | 0.5 s | 1 |" in table and "encode x realtime" in table
+
+
+def test_a_new_command_is_one_module_and_one_registration(tmp_path, monkeypatch, capsys):
+    import tokgen.cli
+
+    (tmp_path / "toy_command.py").write_text(
+        "def run(args):\n"
+        "    print(f'hello {args.name}')\n"
+        "\n"
+        "def register(commands):\n"
+        "    p = commands.add_parser('toy', help='a toy command')\n"
+        "    p.add_argument('name')\n"
+        "    p.set_defaults(func=run)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(tokgen.cli, "GROUPS", [*tokgen.cli.GROUPS, "toy_command"])
+    assert main(["toy", "world"]) == 0
+    assert capsys.readouterr().out == "hello world\n"

@@ -298,6 +298,15 @@ def _read_file(
     return torch.from_numpy(data.T.copy()), int(rate)  # [C, T]
 
 
+def batch_paths(path: str | os.PathLike, count: int) -> list[Path]:
+    """Where a batch of ``count`` clips goes: ``path`` itself for one, else
+    ``stem-0.wav, stem-1.wav, ...`` beside it (the one naming rule of every command)."""
+    path = Path(path)
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(count)]
+
+
 def save(path: str | os.PathLike, wav: Samples, sample_rate: int) -> Path:
     """Write ``wav`` (``[T]``, ``[C, T]`` or ``[1, C, T]``) to ``path``, never clipping.
 

@@ -51,16 +51,10 @@ class GenerationOutput:
 
     def save(self, path: str | os.PathLike) -> list[Path]:
         """Write ``path`` (one item) or ``stem-0.wav, stem-1.wav, ...`` (a batch)."""
-        path = Path(path)
-        if self.audio.shape[0] == 1:
-            return [audio_io.save(path, self.audio[0, :, : self.lengths[0]], self.sample_rate)]
+        paths = audio_io.batch_paths(path, self.audio.shape[0])
         return [
-            audio_io.save(
-                path.with_name(f"{path.stem}-{i}{path.suffix}"),
-                self.audio[i, :, :length],
-                self.sample_rate,
-            )
-            for i, length in enumerate(self.lengths)
+            audio_io.save(item, self.audio[i, :, :length], self.sample_rate)
+            for i, (item, length) in enumerate(zip(paths, self.lengths))
         ]
 
 

@@ -1,0 +1,100 @@
+"""``tokgen eval codec | tts | tta | lass | continuation``: held-out scores."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from tokgen.cli.options import add_codec_args, add_sampling_args, load_codec_from, sampling_from
+
+
+def cmd_eval_codec(args: argparse.Namespace) -> None:
+    from tokgen.eval.codec_eval import evaluate_codec, format_markdown
+
+    result = evaluate_codec(
+        load_codec_from(args),
+        args.manifest,
+        num_codebooks=args.num_codebooks,
+        limit=args.limit,
+        speed_seconds=args.speed_seconds,
+        judge=None if args.no_judge else args.judge,
+        kinds=args.kinds.split(",") if args.kinds else None,
+    )
+    print(format_markdown(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2))
+
+
+def cmd_eval_task(args: argparse.Namespace) -> None:
+    import tokgen
+    from tokgen.eval import lm_eval
+    from tokgen.eval.judge import load_judge
+
+    model = tokgen.load(args.model)
+    options = {"limit": args.limit, **sampling_from(args)}
+    if args.kind == "lass":
+        result = lm_eval.eval_lass(model, args.manifest, **options)
+    else:
+        run = {
+            "tts": lm_eval.eval_tts,
+            "tta": lm_eval.eval_tta,
+            "continuation": lm_eval.eval_continuation,
+        }[args.kind]
+        result = run(model, load_judge(args.judge), args.manifest, **options)
+    print(lm_eval.format_result(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+
+
+def register(commands: Any) -> None:
+    """Add this group's sub-commands to the ``tokgen`` parser."""
+    evaluate = commands.add_parser("eval", help="evaluate models on a held-out manifest")
+    eval_kinds = evaluate.add_subparsers(dest="kind", required=True, metavar="KIND")
+    p = eval_kinds.add_parser(
+        "codec",
+        help="reconstruction quality (SI-SDR, mel, MR-STFT; STOI, PESQ, ASR WER on speech; "
+        "judge accuracy on music and sound events), bitrate and speed of a codec",
+    )
+    add_codec_args(p, "tokgen-codec-16k")
+    p.add_argument(
+        "--manifest", required=True, help="test JSONL manifest, e.g. from `tokgen data build`"
+    )
+    p.add_argument("--num-codebooks", type=int, help="use fewer codebooks than the default")
+    p.add_argument("--limit", type=int, help="evaluate only the first N rows")
+    p.add_argument(
+        "--speed-seconds",
+        type=float,
+        default=10.0,
+        help="length of the clip timed for speed (default 10; shorten for slow codecs)",
+    )
+    p.add_argument(
+        "--kinds", help="only rows of these kinds, comma-separated (e.g. music,sound_event)"
+    )
+    p.add_argument(
+        "--judge", default="tokgen-judge", help="audio judge for music/events (default %(default)s)"
+    )
+    p.add_argument("--no-judge", action="store_true", help="skip the judge")
+    p.add_argument("--json", help="also write the results (per item too) here")
+    p.set_defaults(func=cmd_eval_codec)
+    described = {
+        "tts": "WER of generated speech vs the real recordings, voice similarity (judge)",
+        "tta": "judge class accuracy of generated audio, Fréchet distance to real clips",
+        "lass": "SI-SDR improvement over the mixture, next to the codec's ceiling",
+        "continuation": "how often the judge keeps the prompt's class / voice",
+    }
+    for kind, text in described.items():
+        p = eval_kinds.add_parser(kind, help=f"evaluate {kind}: {text}")
+        p.add_argument("--model", default="tokgen-small", help="model name or directory")
+        p.add_argument("--manifest", required=True, help="held-out manifest (test.jsonl)")
+        if kind != "lass":
+            p.add_argument(
+                "--judge",
+                default="tokgen-judge",
+                help="the shipped judge (default) or a dir from `tokgen train judge`",
+            )
+        p.add_argument("--limit", type=int, help="evaluate the first N items only")
+        add_sampling_args(p, seed=0)
+        p.add_argument("--json", help="also write the scores (per item too) here")
+        p.set_defaults(func=cmd_eval_task)

@@ -1,0 +1,70 @@
+"""Options and helpers shared by the command modules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_codec_args(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--codec",
+        default=default,
+        help="codec name (see `tokgen codecs`) or checkpoint directory"
+        + (f" (default: {default})" if default else ""),
+    )
+    parser.add_argument(
+        "--random-init",
+        action="store_true",
+        help="build the named codec with random weights instead of loading trained ones",
+    )
+
+
+def load_codec_from(args: argparse.Namespace, **kwargs: object):
+    from tokgen.codecs import load_codec
+
+    return load_codec(args.codec, pretrained=not args.random_init, **kwargs)
+
+
+def add_sampling_args(parser: argparse.ArgumentParser, *, seed: int | None) -> None:
+    """The sampling options of every generating command (defaults: the model's)."""
+    parser.add_argument("--temperature", type=float, default=1.0, help="0: greedy (default 1)")
+    parser.add_argument("--top-k", type=int, default=0, help="keep the k likeliest tokens (0: off)")
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (1: off)")
+    parser.add_argument(
+        "--cfg-scale",
+        type=float,
+        help="classifier-free guidance (default: 3 where the task was trained for it, else 1)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=seed,
+        help=f"integer seed (default {seed})"
+        if seed is not None
+        else "integer seed (default: a random one)",
+    )
+
+
+def sampling_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The sampling keyword arguments of ``generate()`` from the parsed options."""
+    names = ("temperature", "top_k", "top_p", "cfg_scale", "seed")
+    return {name: getattr(args, name) for name in names}
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser, example: str) -> None:
+    parser.add_argument("--config", required=True, help=f"recipe YAML, e.g. {example}")
+    parser.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override, e.g. run.max_steps=100"
+    )
+
+
+def report_failures(failures: list[Any], *, shown: int) -> int:
+    """Exit status of a job that skips bad rows: 0, or 1 after listing ``shown`` of them."""
+    if not failures:
+        return 0
+    print(f"tokgen: {len(failures)} rows failed and were left out:", file=sys.stderr)
+    for failure in failures[:shown]:
+        print(f"  {failure.id}: {failure.reason}", file=sys.stderr)
+    return 1

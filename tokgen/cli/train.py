@@ -1,0 +1,69 @@
+"""``tokgen train codec | lm | judge``: train a model from a YAML recipe."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tokgen.cli.options import (
+    add_recipe_arguments,
+)
+
+
+def cmd_train_codec(args: argparse.Namespace) -> None:
+    from tokgen.training.codec_training import train_codec
+    from tokgen.training.config import load_codec_train_config
+
+    config = load_codec_train_config(args.config, args.set or [])
+    print(f"trained codec written to {train_codec(config)}")
+
+
+def cmd_train_lm(args: argparse.Namespace) -> None:
+    from tokgen.training.config import load_lm_train_config
+    from tokgen.training.lm_training import train_lm
+
+    config = load_lm_train_config(args.config, args.set or [])
+    print(f"trained LM written to {train_lm(config)}")
+
+
+def cmd_train_judge(args: argparse.Namespace) -> None:
+    from tokgen.eval.judge import judge_accuracy, train_judge
+
+    judge = train_judge(args.manifest, args.out, steps=args.steps, batch_size=args.batch_size)
+    print(f"judge written to {args.out}")
+    if args.test:
+        result = judge_accuracy(judge, args.test)
+        print(
+            f"real test clips: class accuracy {result.class_accuracy:.3f} over "
+            f"{result.clips} clips / {result.classes_seen} classes; voice accuracy "
+            f"{result.voice_accuracy:.3f} over {result.voice_clips} clips of known voices"
+        )
+
+
+def register(commands: Any) -> None:
+    """Add this group's sub-commands to the ``tokgen`` parser."""
+    train = commands.add_parser("train", help="train a model from a YAML recipe")
+    train_kinds = train.add_subparsers(dest="kind", required=True, metavar="KIND")
+    p = train_kinds.add_parser(
+        "codec",
+        help="train a codec (see codecs/*.yaml); rerun to resume; "
+        "multi-process: accelerate launch -m tokgen.cli train codec ...",
+    )
+    add_recipe_arguments(p, "codecs/tokgen_codec_16k.yaml")
+    p.set_defaults(func=cmd_train_codec)
+    p = train_kinds.add_parser(
+        "lm",
+        help="train or fine-tune the codec LM on a token corpus (see lm/*.yaml); rerun to resume",
+    )
+    add_recipe_arguments(p, "lm/tokgen_small.yaml")
+    p.set_defaults(func=cmd_train_lm)
+    p = train_kinds.add_parser(
+        "judge",
+        help="train the audio judge (class + voice classifier) that scores generated audio",
+    )
+    p.add_argument("--manifest", required=True, help="train manifest (real clips)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
+    p.add_argument("--batch-size", type=int, default=32, help="clips per step (default 32)")
+    p.add_argument("--test", help="also report accuracy on this (test) manifest's real clips")
+    p.set_defaults(func=cmd_train_judge)
