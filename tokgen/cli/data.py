@@ -75,10 +75,8 @@ def cmd_data_noisy(args: argparse.Namespace) -> None:
     print(build_noisy_speech(args.manifest, args.out, seed=args.seed, limit=args.limit))
 
 
-def register(commands: Any) -> None:
-    """Add this group's sub-commands to the ``tokgen`` parser."""
-    data = commands.add_parser("data", help="build the synthetic corpus; tokenize manifests")
-    data_kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
+def _add_build(data_kinds: Any) -> None:
+    """``tokgen data build``."""
     p = data_kinds.add_parser(
         "build",
         help="synthesize the speech / music / sound-event / mixture corpus with Debian tools "
@@ -89,6 +87,10 @@ def register(commands: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     p.add_argument("--jobs", type=int, default=2, help="parallel render processes (default 2)")
     p.set_defaults(func=cmd_data_build)
+
+
+def _add_tokenize(data_kinds: Any) -> None:
+    """``tokgen data tokenize``."""
     about = (
         "encode a manifest's audio into token shards for LM training: DIR/tokens.json "
         "(codec header), DIR/tokens.jsonl (rows + shard, offset, frames) and "
@@ -112,6 +114,10 @@ def register(commands: Any) -> None:
         help="also encode each mixture row's sources[i].path (for separation training)",
     )
     p.set_defaults(func=cmd_data_tokenize)
+
+
+def _add_import(data_kinds: Any) -> None:
+    """``tokgen data import``."""
     about = (
         "turn an existing dataset (LJSpeech, Common Voice TSV, a file,caption CSV, or audio "
         "files with .txt transcripts) into a tokgen manifest; every clip is checked, bad rows "
@@ -138,6 +144,10 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--max-seconds", type=float, default=30.0, help="longest clip kept (default 30)")
     p.set_defaults(func=cmd_data_import)
+
+
+def _add_real_speech(data_kinds: Any) -> None:
+    """``tokgen data real-speech``."""
     p = data_kinds.add_parser(
         "real-speech",
         help="the 8 recorded human announcements of sound-theme-freedesktop as a manifest "
@@ -145,6 +155,10 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--out", required=True, help="output folder (audio/ + real_speech.jsonl)")
     p.set_defaults(func=cmd_data_real_speech)
+
+
+def _add_noisy(data_kinds: Any) -> None:
+    """``tokgen data noisy``."""
     p = data_kinds.add_parser(
         "noisy",
         help="noisy speech rows (speech + a sound event at 0-15 dB SNR) for the enhancement "
@@ -157,3 +171,11 @@ def register(commands: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="only the first N speech rows")
     p.set_defaults(func=cmd_data_noisy)
+
+
+def register(commands: Any) -> None:
+    """Add this group's sub-commands to the ``tokgen`` parser."""
+    data = commands.add_parser("data", help="build the synthetic corpus; tokenize manifests")
+    data_kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
+    for add in (_add_build, _add_tokenize, _add_import, _add_real_speech, _add_noisy):
+        add(data_kinds)
