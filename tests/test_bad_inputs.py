@@ -38,6 +38,8 @@ def tta(model, **kwargs):
         ({"cfg_scale": "3"}, "cfg_scale must be a number"),
         ({"temperature": float("nan")}, "temperature must be finite"),
         ({"top_p": 0}, "top_p must be in"),
+        ({"cfg_scale": 1.5e38}, "cfg_scale must be in"),  # found by the property test
+        ({"temperature": 1e9}, "temperature must be in"),
         ({"duration": True}, "duration must be between"),
         ({"duration": 99.0}, "duration must be between"),
         ({"duration": "2"}, "duration must be between"),
@@ -56,6 +58,7 @@ def test_bad_sampling_arguments_raise_clear_errors(model, kwargs, match):
         {"duration": np.float32(0.2)},
         {"duration": torch.tensor(0.2)},
         {"top_k": np.int32(5), "cfg_scale": np.float64(2.0), "temperature": torch.tensor(0.5)},
+        {"temperature": 1e-300},  # greedy: dividing by it would overflow
     ],
 )
 def test_numpy_and_torch_numbers_work(model, kwargs):

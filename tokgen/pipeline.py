@@ -25,7 +25,7 @@ from tokgen.lm.checkpoint import load_lm
 from tokgen.lm.config import LMConfig
 from tokgen.lm.generate import Budget, generate_codes
 from tokgen.lm.model import CodecLM
-from tokgen.lm.sampling import SamplingParams, generators_for
+from tokgen.lm.sampling import MAX_CFG_SCALE, SamplingParams, generators_for
 from tokgen.tasks import ConditionSpec, Sequence, TaskSpec, build_sequence, get_task
 from tokgen.text import TextFrontend
 
@@ -115,7 +115,7 @@ class TokgenModel:
         spec = self._task(task)
         params = SamplingParams(temperature, top_k, top_p)
         if cfg_scale is not None:
-            cfg_scale = number("cfg_scale", cfg_scale, low=0)
+            cfg_scale = number("cfg_scale", cfg_scale, low=0, high=MAX_CFG_SCALE)
         given = {"text": text, "audio": audio, "prompt_audio": prompt_audio}
         batch = _batch_size({**given, "duration": duration})
         generators = generators_for(seed, batch)  # seeds checked before any model work
@@ -129,29 +129,7 @@ class TokgenModel:
         ]
         for prefix, budget in zip(prefixes, budgets):
             self._check_length(prefix, budget)
-        given_names = set().union(*(item.keys() for item in items))
-        droppable = {c.name for c in spec.conditions if c.dropout > 0} & given_names
-        if not droppable and cfg_scale not in (None, 1.0):
-            warnings.warn(
-                f"cfg_scale={cfg_scale:g} has no effect on {spec.name!r} with {self.name}: none "
-                "of its conditions was trained with dropout, so there is nothing to guide "
-                "against; generating unguided.",
-                stacklevel=2,
-            )
-        cfg_scale = (DEFAULT_CFG_SCALE if droppable else 1.0) if cfg_scale is None else cfg_scale
-        unconditional = None
-        if droppable and cfg_scale != 1.0:  # guidance needs a condition to leave out
-            unconditional = [
-                build_sequence(
-                    spec,
-                    index,
-                    {n: v for n, v in item.items() if n not in droppable},
-                    None,
-                    num_codebooks=k,
-                    embedding_dim=dim,
-                )
-                for item in items
-            ]
+        unconditional, cfg_scale = self._guidance(spec, items, cfg_scale)
         codes = generate_codes(
             self.lm,
             prefixes,
@@ -164,6 +142,39 @@ class TokgenModel:
             progress=progress,
         )
         return self._decode(codes)
+
+    def _guidance(
+        self, spec: TaskSpec, items: list[dict[str, Any]], cfg_scale: float | None
+    ) -> tuple[list[Sequence] | None, float]:
+        """The unconditional prefixes for classifier-free guidance (None: unguided) and the
+        scale: ``cfg_scale``, or by default 3 where a given condition was trained with
+        dropout and 1 elsewhere (asking for guidance there warns that it does nothing)."""
+        given_names = set().union(*(item.keys() for item in items))
+        droppable = {c.name for c in spec.conditions if c.dropout > 0} & given_names
+        if not droppable and cfg_scale not in (None, 1.0):
+            warnings.warn(
+                f"cfg_scale={cfg_scale:g} has no effect on {spec.name!r} with {self.name}: none "
+                "of its conditions was trained with dropout, so there is nothing to guide "
+                "against; generating unguided.",
+                stacklevel=3,
+            )
+        cfg_scale = (DEFAULT_CFG_SCALE if droppable else 1.0) if cfg_scale is None else cfg_scale
+        if not droppable or cfg_scale == 1.0:  # guidance needs a condition to leave out
+            return None, cfg_scale
+        index = self.config.tasks.index(spec.name)
+        k, dim = self.config.num_codebooks, self.config.embedding_dim
+        unconditional = [
+            build_sequence(
+                spec,
+                index,
+                {n: v for n, v in item.items() if n not in droppable},
+                None,
+                num_codebooks=k,
+                embedding_dim=dim,
+            )
+            for item in items
+        ]
+        return unconditional, cfg_scale
 
     # ---- arguments -> conditions -----------------------------------------------------
     def _task(self, name: str) -> TaskSpec:

@@ -10,18 +10,23 @@ from tokgen.checks import integer, number
 from tokgen.errors import InvalidInputError
 
 MAX_SEED = 2**62  # seeds are 0..MAX_SEED; item i of a batch uses seed + i
+MAX_TEMPERATURE = 100.0
+GREEDY_BELOW = 1e-3  # temperatures under this sample greedily (dividing by them overflows)
+MAX_CFG_SCALE = 100.0  # guidance beyond this only overflows the log-probabilities
 
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """``temperature`` 0 is greedy; ``top_k`` 0 and ``top_p`` 1 disable those filters."""
+    """``temperature`` 0 (or under 0.001) is greedy, at most 100; ``top_k`` 0 and ``top_p`` 1
+    disable those filters."""
 
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
 
     def __post_init__(self) -> None:  # numpy / torch numbers become plain ones
-        object.__setattr__(self, "temperature", number("temperature", self.temperature, low=0))
+        temperature = number("temperature", self.temperature, low=0, high=MAX_TEMPERATURE)
+        object.__setattr__(self, "temperature", temperature)
         object.__setattr__(self, "top_k", integer("top_k", self.top_k, low=0))
         top_p = number("top_p", self.top_p, low=0, high=1)
         if top_p == 0:
@@ -59,7 +64,7 @@ def sample(
     logits: torch.Tensor, params: SamplingParams, generators: list[torch.Generator]
 ) -> torch.Tensor:
     """One token per row of ``logits [N, C]``; row ``n`` draws from ``generators[n]``."""
-    if params.temperature == 0:
+    if params.temperature < GREEDY_BELOW:
         return logits.argmax(-1)
     probs = filter_logits(logits / params.temperature, params).softmax(-1)
     return torch.stack([torch.multinomial(p, 1, generator=g)[0] for p, g in zip(probs, generators)])
