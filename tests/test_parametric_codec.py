@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 import tokgen
-from tokgen.codecs.parametric_codec import F0_CODEBOOK, ParametricCodec, ParametricConfig
+from tokgen.codecs.parametric_codec import ParametricCodec, ParametricConfig
 from tokgen.errors import CodesError, ConfigError, InvalidAudioError, TokgenError
 from tokgen.training.codebook_fit import FitSettings, fit_codec
 
@@ -72,13 +72,14 @@ def test_f0_codebook_tracks_pitch_and_voicing(fitted):
     low = codec.encode(torch.from_numpy(voice(1.0, 120.0, 1)), sample_rate=SR)
     high = codec.encode(torch.from_numpy(voice(1.0, 240.0, 1)), sample_rate=SR)
     voiced = slice(5, 30)  # inside the tone
-    assert (low[0, F0_CODEBOOK, voiced] > 0).all() and (high[0, F0_CODEBOOK, voiced] > 0).all()
-    log_low, _ = codec.f0_values(low[:, F0_CODEBOOK, voiced])
-    log_high, _ = codec.f0_values(high[:, F0_CODEBOOK, voiced])
+    pitch = codec.config.layout.index(("pitch", 0))  # the F0 codebook
+    assert (low[0, pitch, voiced] > 0).all() and (high[0, pitch, voiced] > 0).all()
+    log_low, _ = codec.f0_values(low[:, pitch, voiced])
+    log_high, _ = codec.f0_values(high[:, pitch, voiced])
     octave = (log_high - log_low).median().item()
     step = math.log(codec.config.f0_max / codec.config.f0_min) / (codec.cardinality - 2)
     assert octave == pytest.approx(math.log(2), abs=step)  # 15 F0 levels in the tiny codec
-    assert (low[0, F0_CODEBOOK, -8:] == 0).all()  # the noise tail is unvoiced
+    assert (low[0, pitch, -8:] == 0).all()  # the noise tail is unvoiced
 
 
 def test_latent_roundtrip_keeps_a_tone(fitted):

@@ -27,7 +27,6 @@ from tokgen.codecs.base import Codec, CodecOutput
 from tokgen.codecs.world_vocoder import WorldSettings, analyze, synthesize
 from tokgen.errors import ConfigError
 
-F0_CODEBOOK = 1  # index of the F0 / voicing codebook in the code layout
 Slot = tuple[str, int]  # ("residual", stage) or ("pitch", latent column of ln F0)
 
 
@@ -169,17 +168,21 @@ class ParametricCodec(Codec):
         spectral = (vector / self.weights).transpose(1, 2)  # [B, R, F]
         return torch.cat([pitch, spectral], dim=1)  # [B, D, F]
 
+    def _f0_grid(self) -> tuple[float, float, int]:
+        """The pitch quantizer: ``ln f0_min``, ``ln f0_max`` and its ``levels`` (code 0 is
+        unvoiced; codes 1..levels are log-uniform steps between the two)."""
+        low, high = math.log(self.config.f0_min), math.log(self.config.f0_max)
+        return low, high, self.cardinality - 1
+
     def f0_codes(self, log_f0: torch.Tensor, voicing: torch.Tensor) -> torch.Tensor:
         """``ln F0 [B, F]`` and voicing ``[B, F]`` -> F0 codes ``[B, F]`` (0 = unvoiced)."""
-        low, high = math.log(self.config.f0_min), math.log(self.config.f0_max)
-        levels = self.cardinality - 1
+        low, high, levels = self._f0_grid()
         position = ((log_f0 - low) / (high - low) * (levels - 1)).round().clamp(0, levels - 1)
         return torch.where(voicing >= 0.5, position.long() + 1, torch.zeros_like(position).long())
 
     def f0_values(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """F0 codes ``[B, F]`` -> ``ln F0 [B, F]`` and voicing ``[B, F]`` (0 or 1)."""
-        low, high = math.log(self.config.f0_min), math.log(self.config.f0_max)
-        levels = self.cardinality - 1
+        low, high, levels = self._f0_grid()
         log_f0 = low + (codes.float() - 1).clamp(min=0) / (levels - 1) * (high - low)
         voicing = (codes > 0).float()
         return log_f0, voicing

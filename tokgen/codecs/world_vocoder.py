@@ -24,6 +24,7 @@ free, measured in issue 11).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -98,15 +99,27 @@ def _fill_log_f0(f0: np.ndarray, voiced: np.ndarray, default: float) -> np.ndarr
     return np.interp(index, index[known], np.log(f0[known]))
 
 
-def _band_matrix(sample_rate: int, fft_size: int) -> np.ndarray:
-    """``[bands, bins]`` averaging weights of the aperiodicity bands."""
+def _band_edges(sample_rate: int) -> list[float]:
+    """The aperiodicity bands' edges below Nyquist, Nyquist last."""
+    return [e for e in AP_BAND_EDGES if e < sample_rate / 2] + [sample_rate / 2]
+
+
+@functools.lru_cache(maxsize=8)
+def _band_matrices(sample_rate: int, fft_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``[bands, bins]`` matrices between the aperiodicity bands and the FFT bins:
+    averaging weights (bins -> bands) and linear interpolation at the band centres
+    (bands -> bins, held flat beyond the outer centres)."""
     freqs = np.arange(fft_size // 2 + 1) * sample_rate / fft_size
-    edges = [e for e in AP_BAND_EDGES if e < sample_rate / 2] + [sample_rate / 2 + 1]
+    edges = _band_edges(sample_rate)
+    edges[-1] += 1  # the Nyquist bin belongs to the top band
     rows = [
         ((freqs >= lo) & (freqs < hi)).astype(np.float64) for lo, hi in itertools.pairwise(edges)
     ]
-    matrix = np.stack(rows)
-    return matrix / matrix.sum(axis=1, keepdims=True)
+    average = np.stack(rows)
+    average /= average.sum(axis=1, keepdims=True)
+    centres = [(lo + hi) / 2 for lo, hi in itertools.pairwise(_band_edges(sample_rate))]
+    interpolate = np.stack([np.interp(freqs, centres, unit) for unit in np.eye(len(centres))])
+    return average, interpolate
 
 
 def track_f0(
@@ -155,7 +168,7 @@ def analyze(
     sp = pw.cheaptrick(x, f0, t, fs, f0_floor=settings.f0_floor, fft_size=fft_size)
     ap = pw.d4c(x, f0, t, fs, fft_size=fft_size)
     envelope = pw.code_spectral_envelope(sp, fs, settings.envelope_dims)
-    bands = np.log(np.clip(ap, AP_FLOOR, 1.0)) @ _band_matrix(fs, fft_size).T
+    bands = np.log(np.clip(ap, AP_FLOOR, 1.0)) @ _band_matrices(fs, fft_size)[0].T
     columns = [log_f0[:, None], voiced[:, None].astype(np.float64)]
     if settings.second_pitch:
         f0_main, f0b = second_pitch(x, f0, settings)
@@ -175,6 +188,17 @@ def frame_power(x: np.ndarray, frames: int, settings: WorldSettings) -> np.ndarr
     return np.abs(np.fft.rfft(padded[index] * np.hanning(window), n_fft, axis=1)) ** 2
 
 
+def _harmonic_bins(
+    f0: np.ndarray, sample_rate: int, num_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """FFT bins ``[..., H]`` of the first harmonics of each F0 ``[...]`` (Hz) in a spectrum
+    of ``num_bins`` bins, and whether each lies below Nyquist less 200 Hz."""
+    n_fft = 2 * (num_bins - 1)
+    harmonics = np.arange(1, SECOND_PITCH_HARMONICS + 1) * f0[..., None]
+    bins = np.clip(np.round(harmonics * n_fft / sample_rate).astype(int), 0, num_bins - 1)
+    return bins, harmonics < sample_rate / 2 - 200
+
+
 def harmonic_salience(
     power: np.ndarray, candidates: np.ndarray, sample_rate: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -183,11 +207,8 @@ def harmonic_salience(
     Low harmonics weigh most (0.7 ** h), so a subharmonic of the true F0 scores lower than
     it. Returns the scores ``[N, C]`` and the lobe-summed spectra ``[N, bins]``.
     """
-    n_fft = 2 * (power.shape[1] - 1)
     lobes = ndimage.uniform_filter1d(power, 7, axis=1) * 7  # a partial's whole main lobe
-    harmonics = np.arange(1, SECOND_PITCH_HARMONICS + 1) * candidates[..., None]  # [N, C, H]
-    valid = harmonics < sample_rate / 2 - 200
-    bins = np.clip(np.round(harmonics * n_fft / sample_rate).astype(int), 0, power.shape[1] - 1)
+    bins, valid = _harmonic_bins(candidates, sample_rate, power.shape[1])  # [N, C, H]
     weights = 0.7 ** np.arange(SECOND_PITCH_HARMONICS)
     rows = np.arange(len(power))[:, None, None]
     return (lobes[rows, bins] * valid * weights).sum(-1), lobes
@@ -217,9 +238,8 @@ def second_pitch(
     residual = np.where(notch & (refined[:, None] > 0), 0.0, power)
     scores, lobes = harmonic_salience(residual, candidates, fs)
     best = scores.argmax(1)
-    harmonics = np.arange(1, SECOND_PITCH_HARMONICS + 1) * grid[best][:, None]  # [N, H]
-    bins = np.clip(np.round(harmonics / freqs[1]).astype(int), 0, power.shape[1] - 1)
-    on_series = np.take_along_axis(lobes, bins, 1) * (harmonics < fs / 2 - 200)
+    bins, valid = _harmonic_bins(grid[best], fs, power.shape[1])  # [N, H]
+    on_series = np.take_along_axis(lobes, bins, 1) * valid
     left = residual.sum(1) + 1e-12
     share = left / (power.sum(1) + 1e-12)
     harmonic = on_series.sum(1) / left
@@ -257,7 +277,7 @@ def synthesize(params: np.ndarray, settings: WorldSettings) -> np.ndarray:
     )
     bands = fine[:, start + dims :]
     ap = np.ascontiguousarray(
-        np.exp(np.clip(_band_interpolate(bands, fs, fft_size), np.log(AP_FLOOR), 0.0))
+        np.exp(np.clip(bands @ _band_matrices(fs, fft_size)[1], np.log(AP_FLOOR), 0.0))
     )
     y = pw.synthesize(_pitch(fine[:, 0], fine[:, 1], fs), sp, ap, fs, SYNTHESIS_MS)
     if settings.second_pitch and (fine[:, 3] >= 0.5).any():
@@ -275,11 +295,3 @@ def _pitch(log_f0: np.ndarray, voicing: np.ndarray, sample_rate: int) -> np.ndar
     """F0 in Hz for WORLD (0 where unvoiced) from interpolated ``ln F0`` and voicing."""
     f0 = np.exp(np.clip(log_f0, np.log(20.0), np.log(sample_rate / 4)))
     return np.ascontiguousarray(np.where(voicing >= 0.5, f0, 0.0))
-
-
-def _band_interpolate(bands: np.ndarray, sample_rate: int, fft_size: int) -> np.ndarray:
-    """``[N, bands]`` ln aperiodicities -> ``[N, bins]`` by linear interpolation at band centres."""
-    freqs = np.arange(fft_size // 2 + 1) * sample_rate / fft_size
-    edges = [e for e in AP_BAND_EDGES if e < sample_rate / 2] + [sample_rate / 2]
-    centres = [(lo + hi) / 2 for lo, hi in itertools.pairwise(edges)]
-    return np.stack([np.interp(freqs, centres, row) for row in bands])

@@ -228,8 +228,10 @@ def bench_f0_trackers(
     from tokgen.codecs.world_vocoder import analyze, synthesize, track_f0
     from tokgen.eval import metrics
     from tokgen.eval.codec_eval import read_items
+    from tokgen.eval.judge import load_mono
 
-    settings = ParametricConfig().world
+    config = ParametricConfig()
+    settings = config.world
     items = [i for i in read_items(manifest) if i.judged_by_asr][:limit]
     if not items:
         from tokgen.errors import InvalidInputError
@@ -239,9 +241,9 @@ def bench_f0_trackers(
     scores: dict[str, list[tuple[float, float]]] = {name: [] for name in trackers}
     total = 0.0
     for item in items:
-        clip = load_mono_clip(item.path, settings.sample_rate)
+        clip = load_mono(item.path, settings.sample_rate)
         x = clip.double().numpy()
-        frames = -(-len(x) // 320)
+        frames = -(-len(x) // config.hop_length)
         total += len(x) / settings.sample_rate
         for name in trackers:
             start = time.perf_counter()
@@ -267,13 +269,6 @@ def bench_f0_trackers(
             )
         )
     return results
-
-
-def load_mono_clip(path: object, sample_rate: int) -> torch.Tensor:
-    """A file as mono float ``[T]`` at ``sample_rate``."""
-    from tokgen import audio as audio_io
-
-    return audio_io.load(path, target_sample_rate=sample_rate, channels=1).samples[0, 0]
 
 
 def format_tracker_table(results: list[TrackerScores], items: int) -> str:

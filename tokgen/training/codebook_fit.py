@@ -27,9 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tokgen import audio as audio_io
 from tokgen.codecs.parametric_codec import ParametricCodec, ParametricConfig, nearest
-from tokgen.codecs.world_vocoder import analyze
 from tokgen.data.manifest import read_manifest
 from tokgen.data.real_speech import HUMAN_CLASS
 from tokgen.errors import ConfigError, InvalidInputError
@@ -77,18 +75,12 @@ def select_rows(
 
 
 def _analyze_part(job: tuple[list[str], ParametricConfig]) -> np.ndarray:
-    """WORLD parameters ``[frames, D]`` of the clips in one part (a worker process)."""
+    """WORLD parameters ``[frames, D]`` of the clips in one part (a worker process): the
+    codec's own continuous latent, so fitting sees exactly what encoding will quantize."""
     paths, config = job
     torch.set_num_threads(1)
-    settings = config.world
-    out = []
-    for path in paths:
-        clip = audio_io.load(path, target_sample_rate=config.sample_rate, channels=1)
-        wav = clip.samples[0, 0].double().numpy()
-        frames = -(-len(wav) // config.hop_length)
-        wav = np.pad(wav, (0, frames * config.hop_length - len(wav)))
-        out.append(analyze(wav, frames, settings))
-    return np.concatenate(out).astype(np.float32)
+    codec = ParametricCodec(config)
+    return np.concatenate([codec.encode_latent(path)[0].T.numpy() for path in paths])
 
 
 def extract_features(
@@ -143,7 +135,7 @@ def fit_codebooks(
     """Step 2: residual k-means stage by stage into ``codec.codebooks`` (resumable)."""
     folder.mkdir(parents=True, exist_ok=True)
     latent = torch.from_numpy(features).float().T[None]  # [1, D, N]
-    vectors = latent[:, codec.pitch_dims :].transpose(1, 2)[0] * codec.weights  # [N, R]
+    vectors = codec.residual_vectors(latent)[0]  # [N, R]; the mean is still zero here
     generator = torch.Generator().manual_seed(settings.seed)
     if len(vectors) > settings.max_frames:
         vectors = vectors[torch.randperm(len(vectors), generator=generator)[: settings.max_frames]]
