@@ -13,21 +13,23 @@ from tokgen.lm.sampling import SamplingParams, filter_logits, generators_for, gu
 from tokgen.lm.transformer import KVCache
 from tokgen.tasks import (
     Kind,
+    SequenceFormat,
     Special,
     build_sequence,
+    builtin_task,
     collate,
-    get_task,
     load_task,
 )
 
 K, V, E = 4, 32, 384
+FMT = SequenceFormat(K, E)
 
 
 def tiny_model(seed: int = 0) -> CodecLM:
     torch.manual_seed(seed)
     config = LMConfig(
         num_codebooks=K, cardinality=V, d_model=32, n_heads=2, ar_layers=2, nar_layers=2,
-        dropout=0.0,
+        dropout=0.0, extra_markers=0,
     )  # fmt: skip
     return CodecLM(config).eval()
 
@@ -48,13 +50,13 @@ def prefix(task: str, seed: int):
         "continuation": {"audio": codes(4 + seed, seed)},
     }[task]
     index = ["tts", "tta", "lass", "continuation"].index(task)
-    return build_sequence(get_task(task), index, values, None, num_codebooks=K, embedding_dim=E)
+    return build_sequence(builtin_task(task), index, values, None, FMT)
 
 
 def test_tts_sequence_layout_and_loss_mask():
     seq = build_sequence(
-        get_task("tts"), 0, {"text": [7, 8], "prompt_audio": codes(3, 0)}, codes(2, 1),
-        num_codebooks=K, embedding_dim=E,
+        builtin_task("tts"), 0, {"text": [7, 8], "prompt_audio": codes(3, 0)}, codes(2, 1),
+        FMT,
     )  # fmt: skip
     s, t, a, g = Kind.SPECIAL, Kind.TEXT, Kind.AUDIO, Kind.TARGET
     assert seq.kinds.tolist() == [s, s, t, t, s, a, a, a, s, g, g, s]
@@ -71,9 +73,7 @@ def test_tts_sequence_layout_and_loss_mask():
 
 @pytest.mark.parametrize("task", ["tta", "lass", "continuation"])
 def test_duration_tasks_have_no_eos_and_optional_conditions_drop(task):
-    seq = build_sequence(
-        get_task(task), 1, {**_values(task)}, codes(3, 2), num_codebooks=K, embedding_dim=E
-    )
+    seq = build_sequence(builtin_task(task), 1, {**_values(task)}, codes(3, 2), FMT)
     assert seq.kinds[-1] == Kind.TARGET and not seq.eos
     assert (seq.kinds == Kind.TARGET).sum() == 3
     if task == "continuation":  # the caption is optional
@@ -93,8 +93,8 @@ def test_loss_is_on_the_target_only():
     model = tiny_model()
     target = codes(3, 1)
     seq = build_sequence(
-        get_task("tts"), 0, {"text": [1, 2], "prompt_audio": codes(4, 0)}, target,
-        num_codebooks=K, embedding_dim=E,
+        builtin_task("tts"), 0, {"text": [1, 2], "prompt_audio": codes(4, 0)}, target,
+        FMT,
     )  # fmt: skip
     batch = collate([seq, prefix("tta", 0)])  # the second row: padding and no target
     start = seq.target_start  # 10
@@ -110,24 +110,19 @@ def test_loss_is_on_the_target_only():
 
 def test_bad_sequences():
     with pytest.raises(InvalidInputError, match="unknown condition"):
-        build_sequence(
-            get_task("tta"), 1, {"audio": codes(2, 0)}, None, num_codebooks=K, embedding_dim=E
-        )
+        build_sequence(builtin_task("tta"), 1, {"audio": codes(2, 0)}, None, FMT)
     with pytest.raises(InvalidInputError, match="embedding"):
-        build_sequence(
-            get_task("tta"), 1, {"text": torch.zeros(5)}, None, num_codebooks=K, embedding_dim=E
-        )
+        build_sequence(builtin_task("tta"), 1, {"text": torch.zeros(5)}, None, FMT)
     with pytest.raises(InvalidInputError, match="integer codes"):
         build_sequence(
-            get_task("continuation"),
+            builtin_task("continuation"),
             3,
             {"audio": torch.zeros(K, 3)},
             None,
-            num_codebooks=K,
-            embedding_dim=E,
+            FMT,
         )
     with pytest.raises(InvalidInputError, match="unknown task"):
-        get_task("karaoke")
+        builtin_task("karaoke")
 
 
 def test_yaml_task(tmp_path):
@@ -138,7 +133,9 @@ def test_yaml_task(tmp_path):
         "target: {field: path, length: duration}\n"
     )
     spec = load_task(path)
-    assert get_task("enhance_test") is spec and spec.condition("audio").field == "noisy_path"
+    assert spec.condition("audio").field == "noisy_path"
+    with pytest.raises(InvalidInputError, match="unknown task"):  # loading registers nothing
+        builtin_task("enhance_test")
     path.write_text("name: broken\nconditions:\n  - {name: a, type: video, field: x}\n")
     with pytest.raises(ConfigError, match="video"):
         load_task(path)
@@ -196,8 +193,8 @@ def test_cfg_scale_one_equals_unguided():
     model = tiny_model()
     items = [prefix("tta", 1), prefix("lass", 2)]
     uncond = [
-        build_sequence(get_task("tta"), 1, {}, None, num_codebooks=K, embedding_dim=E),
-        build_sequence(get_task("lass"), 2, {"audio": codes(7, 2)}, None, num_codebooks=K, embedding_dim=E),
+        build_sequence(builtin_task("tta"), 1, {}, None, FMT),
+        build_sequence(builtin_task("lass"), 2, {"audio": codes(7, 2)}, None, FMT),
     ]  # fmt: skip
     budgets = [Budget(6), Budget(4)]
     plain = generate_codes(model, items, budgets, generators_for(3, 2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,11 @@ import soundfile as sf
 import torch
 from conftest import tone
 
-from tokgen.data.tokenize import TokenCorpus, tokenize_manifest
-from tokgen.errors import ConfigError
+from tokgen.data.token_corpus import TokenCorpus
+from tokgen.data.tokenize import tokenize_manifest
+from tokgen.errors import ConfigError, InvalidInputError
 from tokgen.lm.checkpoint import load_lm
-from tokgen.tasks import get_task, load_task
+from tokgen.tasks import builtin_task
 from tokgen.text import TextFrontend
 from tokgen.training.config import load_lm_train_config
 from tokgen.training.examples import TaskExamples
@@ -73,17 +75,17 @@ def test_examples_follow_the_task_specs(tokens):
     corpus = TokenCorpus(tokens)
     embed = lambda text: torch.full((384,), float(len(text)))  # noqa: E731
     rng = random.Random(0)
-    tts = TaskExamples(get_task("tts"), corpus, TextFrontend(), embed)
+    tts = TaskExamples(builtin_task("tts"), corpus, TextFrontend(), embed)
     assert len(tts) == 4
     example = tts.draw(rng)
     assert example.target.shape[0] == 4 and example.target.shape[1] == 30  # whole utterance
     assert example.conditions["prompt_audio"].shape[0] == 4
-    lass = TaskExamples(get_task("lass"), corpus, TextFrontend(), embed)
+    lass = TaskExamples(builtin_task("lass"), corpus, TextFrontend(), embed)
     assert len(lass) == 2  # one example per source
     example = lass.draw(rng)
     assert example.conditions["audio"].shape == example.target.shape  # aligned crops
     assert example.conditions["text"][0].item() in (len("speech"), len("a flute"))
-    cont = TaskExamples(get_task("continuation"), corpus, TextFrontend(), embed)
+    cont = TaskExamples(builtin_task("continuation"), corpus, TextFrontend(), embed)
     example = cont.draw(rng)
     prompt = example.conditions["audio"]
     whole = next(
@@ -137,9 +139,8 @@ def test_lm_config_errors(tokens, tmp_path):
         train_lm(tiny(tokens, tmp_path / "r", "model.num_codebooks=8"))
     path = tmp_path / "bad.yaml"
     path.write_text("name: bad\nconditions:\n  - {name: a, type: audio, field: nothing_here}\n")
-    load_task(path)
     with pytest.raises(ConfigError, match="no row"):
-        train_lm(tiny(tokens, tmp_path / "r", "data.tasks={bad: 1.0}"))
+        train_lm(tiny(tokens, tmp_path / "r", "data.tasks={bad: 1.0}", f"data.task_files=[{path}]"))
 
 
 @pytest.mark.parametrize("recipe", ["finetune_tts.yaml", "finetune_tta.yaml"])
@@ -153,3 +154,37 @@ def test_fine_tune_recipes_load_and_train_two_steps(tokens, tmp_path, recipe):
     model = load_lm(exported)
     assert ("tts" if "tts" in recipe else "tta") in model.config.tasks
     assert load_lm_train_config(REPO / "lm" / recipe).init_from == "tokgen-small"
+
+
+def test_a_yaml_task_with_new_condition_names_trains_and_generates(tokens, tmp_path, capsys):
+    """A task whose conditions have names ``generate()`` never heard of (``words``,
+    ``style``): trained from YAML, then run from Python and the command line, no code change."""
+    from tokgen.cli import main
+
+    path = tmp_path / "say.yaml"
+    path.write_text(
+        "name: say\ndescription: words in the style of a reference clip\nkinds: [speech]\n"
+        "conditions:\n"
+        "  - {name: words, type: text, field: transcript, help: what to say}\n"
+        "  - {name: style, type: audio, field: path, window: random, seconds: 0.4}\n"
+        "target: {field: path, length: eos, seconds: 1.0}\n"
+    )
+    export = train_lm(
+        tiny(tokens, tmp_path / "run", "data.tasks={say: 1.0}", f"data.task_files=[{path}]")
+    )
+    import tokgen
+
+    model = tokgen.load(export)
+    reference = (tone(0.6), 16_000)
+    out = model.generate("say", words="The cat sat.", style=reference, duration=0.4, seed=0)
+    assert out.codes.shape[:2] == (1, 4)
+    with pytest.raises(InvalidInputError, match=r"it takes \['words', 'style'\]"):
+        model.generate("say", text="The cat sat.", style=reference)
+    sf.write(tmp_path / "ref.wav", tone(0.6).T.numpy(), 16_000)
+    wav = tmp_path / "said.wav"
+    argv = ["generate", "say", "--words", "The cat sat.", "--style", str(tmp_path / "ref.wav")]
+    argv += ["--model", str(export), "--duration", "0.4", "--seed", "0", "-o", str(wav)]
+    assert main(argv) == 0 and wav.is_file()
+    with pytest.raises(SystemExit):
+        main(["generate", "say", "--help", "--model", str(export)])
+    assert re.search(r"--words WORDS\s+what to say", capsys.readouterr().out)

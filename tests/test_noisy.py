@@ -10,7 +10,8 @@ import torch
 from conftest import tone
 
 from tokgen.cli import main
-from tokgen.data.tokenize import TokenCorpus, tokenize_manifest
+from tokgen.data.token_corpus import TokenCorpus
+from tokgen.data.tokenize import tokenize_manifest
 from tokgen.tasks import load_task
 from tokgen.text import TextFrontend
 from tokgen.training.examples import TaskExamples

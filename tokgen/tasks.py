@@ -1,4 +1,4 @@
-"""The [conditions, target] sequence format and the task registry.
+"""The [conditions, target] sequence format and the built-in tasks.
 
 Every task is one sequence of positions (``L`` of them)::
 
@@ -9,76 +9,35 @@ A position holds one of: a special token (task, markers, separator, end, padding
 text token (characters from :mod:`tokgen.text`), one projected caption embedding, or one
 codec frame (``K`` codes, embedded as a sum). Loss is on the target only. A task is a
 :class:`TaskSpec` (its conditions and its target, named by manifest fields); the four
-built-ins are below, and a new one is a YAML file read by :func:`load_task`.
+built-ins are below, and a new one is a YAML file read by :func:`load_task`. There is no
+global task registry: each model keeps the specs of its tasks (``CodecLM.task_specs``, saved
+in its checkpoint). How a condition lays itself out is its type's business
+(:mod:`tokgen.conditions`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from enum import IntEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import torch
 
+from tokgen.conditions import (
+    ConditionSpec,
+    Kind,
+    Positions,
+    SequenceFormat,
+    Special,
+    Window,
+    check_codes,
+    condition_type,
+)
 from tokgen.errors import ConfigError, InvalidInputError
 
-ConditionType = Literal["text", "embedding", "audio"]
 LengthMode = Literal["eos", "duration"]
-Window = Literal["all", "head", "tail", "random"]
-
-
-class Kind(IntEnum):
-    """What a position holds (``SequenceBatch.kinds``)."""
-
-    PAD = 0
-    SPECIAL = 1
-    TEXT = 2
-    EMBEDDING = 3
-    AUDIO = 4  # a condition frame: all K codebooks
-    TARGET = 5  # a target frame (the model decides which codebooks it sees)
-
-
-class Special(IntEnum):
-    """Ids of the special tokens; task tokens follow at ``Special.FIRST_TASK + task index``."""
-
-    PAD = 0
-    SEP = 1
-    EOS = 2
-    MARK_TEXT = 3
-    MARK_EMBEDDING = 4
-    MARK_AUDIO = 5
-    FIRST_TASK = 6
-
-
-MARKERS: dict[str, Special] = {
-    "text": Special.MARK_TEXT,
-    "embedding": Special.MARK_EMBEDDING,
-    "audio": Special.MARK_AUDIO,
-}
-
-
-@dataclass(frozen=True)
-class ConditionSpec:
-    """One condition segment: its name (the ``generate`` argument), type and source field.
-
-    ``field`` is a dotted manifest path (``transcript``, ``captions``, ``item.query``);
-    ``item.`` refers to the element of the task's ``expand`` list. Audio conditions take
-    ``window`` (which part of the clip) and ``seconds``; ``same`` names a manifest field
-    whose value another row must share (a voice prompt from another clip of that voice).
-    ``dropout`` is the training-time drop rate, which also makes the condition usable for
-    classifier-free guidance.
-    """
-
-    name: str
-    type: ConditionType
-    field: str
-    required: bool = True
-    dropout: float = 0.0
-    window: Window = "all"
-    seconds: float | None = None
-    same: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,31 +71,22 @@ class TaskSpec:
         )
 
 
-TASKS: dict[str, TaskSpec] = {}
-
-
-def register_task(spec: TaskSpec, *, replace: bool = False) -> TaskSpec:
-    """Add a task to the registry (``replace=True`` to redefine one)."""
-    _check_spec(spec)
-    if spec.name in TASKS and not replace and TASKS[spec.name] != spec:
-        raise ConfigError(f"task {spec.name!r} is already registered with another definition.")
-    TASKS[spec.name] = spec
-    return spec
-
-
-def get_task(name: str) -> TaskSpec:
-    """The registered task ``name``, or an error listing the known ones."""
-    if name not in TASKS:
-        raise InvalidInputError(f"unknown task {name!r}; known tasks: {sorted(TASKS)}.")
-    return TASKS[name]
+def builtin_task(name: str) -> TaskSpec:
+    """The built-in task ``name`` (tts, tta, lass, continuation), or an error listing them."""
+    if name not in BUILTIN_TASKS:
+        raise InvalidInputError(
+            f"unknown task {name!r}; built-in tasks: {sorted(BUILTIN_TASKS)} (declare others "
+            "in a YAML file, listed in a recipe's data.task_files)."
+        )
+    return BUILTIN_TASKS[name]
 
 
 def load_task(path: str | Path) -> TaskSpec:
-    """Read a task declared in YAML (see ``lm/tasks/``) and register it."""
+    """Read a task declared in YAML (see ``lm/tasks/``). Nothing global changes: a model
+    trained on it keeps the spec in its checkpoint."""
     from tokgen.hub import read_yaml
 
-    raw = read_yaml(path)
-    return register_task(task_from_dict(raw, source=str(path)), replace=True)
+    return task_from_dict(read_yaml(path), source=str(path))
 
 
 def task_from_dict(raw: Any, *, source: str = "task") -> TaskSpec:
@@ -169,10 +119,10 @@ def _check_spec(spec: TaskSpec, source: str = "task") -> None:
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: condition names must be unique, got {names}.")
     for c in spec.conditions:
-        if c.type not in MARKERS:
-            raise ConfigError(
-                f"{source}: condition {c.name!r} has type {c.type!r}; use {list(MARKERS)}."
-            )
+        try:
+            condition_type(c.type)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: condition {c.name!r}: {err}") from None
         if not 0 <= c.dropout < 1:
             raise ConfigError(f"{source}: condition {c.name!r} dropout must be in [0, 1).")
     if spec.target.length not in ("eos", "duration"):
@@ -185,53 +135,87 @@ def task_as_dict(spec: TaskSpec) -> dict[str, Any]:
 
 
 # ---- the built-in tasks -------------------------------------------------------------------
-register_task(
+_BUILTINS = (
     TaskSpec(
         name="tts",
         description="transcript + a voice prompt -> speech in that voice",
         kinds=("speech",),
         conditions=(
-            ConditionSpec("text", "text", field="transcript"),
+            ConditionSpec("text", "text", field="transcript", help="the words to speak"),
             ConditionSpec(
-                "prompt_audio", "audio", "path", window="random", seconds=3.0, same="voice"
+                "prompt_audio",
+                "audio",
+                "path",
+                window="random",
+                seconds=3.0,
+                same="voice",
+                help="a few seconds of the voice to imitate",
             ),
         ),
         target=TargetSpec(field="path", length="eos", seconds=6.0),
-    )
-)
-register_task(
+    ),
     TaskSpec(
         name="tta",
         description="a caption -> audio",
         kinds=("music", "sound_event"),
-        conditions=(ConditionSpec("text", "embedding", field="captions", dropout=0.1),),
+        conditions=(
+            ConditionSpec(
+                "text",
+                "embedding",
+                field="captions",
+                dropout=0.1,
+                help="a description of the sound",
+            ),
+        ),
         target=TargetSpec(field="path", length="duration", seconds=4.0),
-    )
-)
-register_task(
+    ),
     TaskSpec(
         name="lass",
         description="a text query + a mixture -> the queried source",
         kinds=("mixture",),
         expand="sources",
         conditions=(
-            ConditionSpec("text", "embedding", field="item.query", dropout=0.1),
-            ConditionSpec("audio", "audio", field="path", window="all", seconds=4.0),
+            ConditionSpec(
+                "text", "embedding", field="item.query", dropout=0.1, help="the source to keep"
+            ),
+            ConditionSpec(
+                "audio",
+                "audio",
+                field="path",
+                window="all",
+                seconds=4.0,
+                help="the mixture to separate",
+            ),
         ),
         target=TargetSpec(field="item.path", length="duration", seconds=4.0),
-    )
-)
-register_task(
+    ),
     TaskSpec(
         name="continuation",
         description="the start of a clip (+ an optional caption) -> what follows",
         conditions=(
-            ConditionSpec("audio", "audio", field="path", window="head", seconds=2.0),
-            ConditionSpec("text", "embedding", field="captions", required=False, dropout=0.5),
+            ConditionSpec(
+                "audio",
+                "audio",
+                field="path",
+                window="head",
+                seconds=2.0,
+                help="the audio to continue",
+            ),
+            ConditionSpec(
+                "text",
+                "embedding",
+                field="captions",
+                required=False,
+                dropout=0.5,
+                help="a caption of what should follow",
+            ),
         ),
         target=TargetSpec(field="path", length="duration", window="tail", seconds=4.0),
-    )
+    ),
 )
+for _spec in _BUILTINS:
+    _check_spec(_spec)
+BUILTIN_TASKS = MappingProxyType({spec.name: spec for spec in _BUILTINS})
 
 
 # ---- sequences ----------------------------------------------------------------------------
@@ -265,16 +249,14 @@ def build_sequence(
     task_index: int,
     conditions: dict[str, Any],
     target: torch.Tensor | None,
-    *,
-    num_codebooks: int,
-    embedding_dim: int,
+    fmt: SequenceFormat,
 ) -> Sequence:
-    """Lay out one example.
+    """Lay out one example in a model's format ``fmt``.
 
-    ``conditions`` maps condition names to values: text -> ``list[int]`` token ids, embedding
-    -> ``[E]`` tensor, audio -> ``[K, F]`` codes. Missing or ``None`` optional conditions
-    (and dropped ones) are left out with their marker. ``target`` is ``[K, F]`` codes, or
-    None for a generation prefix (which then ends at SEP).
+    ``conditions`` maps condition names to what their type lays out (text: ``list[int]``
+    token ids, embedding: ``[E]``, audio: ``[K, F]`` codes). Missing or ``None`` optional
+    conditions (and dropped ones) are left out with their marker. ``target`` is ``[K, F]``
+    codes, or None for a generation prefix (which then ends at SEP).
     """
     unknown = set(conditions) - {c.name for c in task.conditions}
     if unknown:
@@ -282,71 +264,37 @@ def build_sequence(
             f"task {task.name!r} got unknown condition(s) {sorted(unknown)}; it takes "
             f"{[c.name for c in task.conditions]}."
         )
-    kinds: list[int] = [Kind.SPECIAL]
-    ids: list[int] = [Special.FIRST_TASK + task_index]
-    frames: list[torch.Tensor] = []  # [K] per position
-    embeddings: list[torch.Tensor] = []
-    none = torch.full((num_codebooks,), -1, dtype=torch.long)
-    frames.append(none)
-
-    def add(kind: int, token: int = 0, frame: torch.Tensor = none) -> None:
-        kinds.append(kind)
-        ids.append(token)
-        frames.append(frame)
-
+    out = Positions(fmt)
+    out.add(Kind.SPECIAL, Special.FIRST_TASK + task_index)
     for spec in task.conditions:
         value = conditions.get(spec.name)
         if value is None:
             continue
-        add(Kind.SPECIAL, MARKERS[spec.type])
-        if spec.type == "text":
-            for token in value:
-                add(Kind.TEXT, int(token))
-        elif spec.type == "embedding":
-            vector = torch.as_tensor(value, dtype=torch.float32)
-            if vector.shape != (embedding_dim,):
-                raise InvalidInputError(
-                    f"condition {spec.name!r} must be a [{embedding_dim}] embedding, "
-                    f"got {tuple(vector.shape)}."
-                )
-            embeddings.append(vector)
-            add(Kind.EMBEDDING)
-        else:
-            codes = _check_codes(value, num_codebooks, spec.name)
-            for frame in codes.T:
-                add(Kind.AUDIO, frame=frame)
-    add(Kind.SPECIAL, Special.SEP)
-    target_start = len(kinds)
+        ctype = condition_type(spec.type)
+        out.add(Kind.SPECIAL, fmt.marker(ctype))
+        ctype.lay_out(spec, value, out)
+    out.add(Kind.SPECIAL, Special.SEP)
+    target_start = len(out)
     target_frames = 0
     eos = task.target.length == "eos"
     if target is not None:
-        codes = _check_codes(target, num_codebooks, "target")
+        codes = check_codes(target, fmt.num_codebooks, "target")
         target_frames = codes.shape[1]
         for frame in codes.T:
-            add(Kind.TARGET, frame=frame)
+            out.add(Kind.TARGET, frame=frame)
         if eos:
-            add(Kind.SPECIAL, Special.EOS)
+            out.add(Kind.SPECIAL, Special.EOS)
     return Sequence(
-        kinds=torch.tensor(kinds, dtype=torch.long),
-        ids=torch.tensor(ids, dtype=torch.long),
-        codes=torch.stack(frames),
-        embeddings=(torch.stack(embeddings) if embeddings else torch.zeros(0, embedding_dim)),
+        kinds=torch.tensor(out.kinds, dtype=torch.long),
+        ids=torch.tensor(out.ids, dtype=torch.long),
+        codes=torch.stack(out.frames),
+        embeddings=(
+            torch.stack(out.embeddings) if out.embeddings else torch.zeros(0, fmt.embedding_dim)
+        ),
         target_start=target_start,
         target_frames=target_frames,
         eos=eos,
     )
-
-
-def _check_codes(value: Any, num_codebooks: int, name: str) -> torch.Tensor:
-    codes = torch.as_tensor(value)
-    if codes.dim() != 2 or codes.shape[0] < num_codebooks or codes.dtype.is_floating_point:
-        raise InvalidInputError(
-            f"{name} must be integer codes [K>={num_codebooks}, F], got "
-            f"{tuple(codes.shape)} {codes.dtype}."
-        )
-    if codes.shape[1] == 0:
-        raise InvalidInputError(f"{name} has no frames.")
-    return codes[:num_codebooks].long()
 
 
 @dataclass

@@ -12,7 +12,7 @@ from tokgen import hub
 from tokgen.errors import ConfigError
 from tokgen.lm.config import LMConfig
 from tokgen.lm.model import CodecLM
-from tokgen.tasks import get_task, register_task, task_as_dict, task_from_dict
+from tokgen.tasks import TaskSpec, task_as_dict, task_from_dict
 
 KIND = "tokgen-lm"
 
@@ -22,18 +22,38 @@ def save_lm(model: CodecLM, path: str | os.PathLike, *, dtype: torch.dtype | Non
     config = {
         "kind": KIND,
         "lm": dataclasses.asdict(model.config),
-        "tasks": [task_as_dict(get_task(name)) for name in model.config.tasks],
+        "tasks": [task_as_dict(model.task_specs[name]) for name in model.config.tasks],
     }
     return hub.save_checkpoint(path, config, model.state_dict(), dtype=dtype)
 
 
 def load_lm(path: str | os.PathLike) -> CodecLM:
-    """Build the model from ``config.json``, load its weights and register its tasks."""
+    """Build the model from ``config.json`` with its own task specs and load its weights."""
     config, state = hub.load_checkpoint(path)
-    if config.get("kind") != KIND:
-        raise ConfigError(f"{path} is not a tokgen LM checkpoint (kind {config.get('kind')!r}).")
-    for raw in config["tasks"]:
-        register_task(task_from_dict(raw, source=f"{path} task"), replace=True)
-    model = CodecLM(hub.config_from_dict(LMConfig, config["lm"], source=f"{path} [lm]"))
+    model = CodecLM(_lm_config(config, path), _task_specs(config, path))
     model.load_state_dict(state)
     return model.eval()
+
+
+def read_lm_config(path: str | os.PathLike) -> LMConfig:
+    """The :class:`LMConfig` of an LM checkpoint, read from its ``config.json`` alone."""
+    config = hub.read_config(path)
+    _task_specs(config, path)  # checks the kind
+    return _lm_config(config, path)
+
+
+def read_task_specs(path: str | os.PathLike) -> dict[str, TaskSpec]:
+    """The task specs of an LM checkpoint, read from its ``config.json`` alone (no weights)."""
+    return _task_specs(hub.read_config(path), path)
+
+
+def _lm_config(config: dict, path: str | os.PathLike) -> LMConfig:
+    lm = {"extra_markers": 0, **config["lm"]}  # checkpoints from before the reserved markers
+    return hub.config_from_dict(LMConfig, lm, source=f"{path} [lm]")
+
+
+def _task_specs(config: dict, path: str | os.PathLike) -> dict[str, TaskSpec]:
+    if config.get("kind") != KIND:
+        raise ConfigError(f"{path} is not a tokgen LM checkpoint (kind {config.get('kind')!r}).")
+    specs = [task_from_dict(raw, source=f"{path} task") for raw in config["tasks"]]
+    return {spec.name: spec for spec in specs}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tokgen.tasks import SequenceFormat
+
 
 @dataclass
 class LMConfig:
@@ -21,6 +23,7 @@ class LMConfig:
     embedding_dim: int = 384  # caption embeddings (MiniLM)
     tasks: list[str] = field(default_factory=lambda: ["tts", "tta", "lass", "continuation"])
     max_tasks: int = 16
+    extra_markers: int = 4  # marker ids kept for condition types added later (0 before v2)
     d_model: int = 256
     n_heads: int = 4
     ar_layers: int = 6
@@ -31,3 +34,9 @@ class LMConfig:
     frame_rate: float = 50.0
     sample_rate: int = 16_000
     max_duration: float = 10.0  # the longest target generate() allows, in seconds
+
+    def sequence_format(self) -> SequenceFormat:
+        """The sizes this model's sequences are laid out for."""
+        return SequenceFormat(
+            self.num_codebooks, self.embedding_dim, self.max_tasks, self.extra_markers
+        )

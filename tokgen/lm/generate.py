@@ -67,7 +67,8 @@ def _generate_first_codebook(
     """AR loop -> first-codebook codes ``[F_i]`` per item."""
     n = len(prefixes)
     guided = unconditional is not None
-    batch = collate(prefixes + (unconditional or []), pad_left=True)
+    device = model.ar_head.weight.device
+    batch = collate(prefixes + (unconditional or []), pad_left=True).to(device)
     steps = max(b.frames for b in budgets)
     cache = KVCache(capacity=batch.kinds.shape[1] + steps + 1) if use_cache else None
     logits = model.ar_logits(batch, cache)[:, -1]  # [N or 2N, V+1]
@@ -82,7 +83,7 @@ def _generate_first_codebook(
         for i, budget in enumerate(budgets):
             if not budget.stop_at_eos or t < budget.min_frames:
                 scores[i, eos] = float("-inf")
-        tokens = sample(scores, params, generators)  # [N]
+        tokens = sample(scores.cpu(), params, generators)  # [N], drawn on the CPU generators
         tokens_so_far[:, t] = tokens
         for i, budget in enumerate(budgets):
             ended = tokens[i] == eos or t + 1 >= budget.frames
@@ -92,7 +93,7 @@ def _generate_first_codebook(
             bar.total = bar.n  # ended early (end token): the bar ends full, not at 160/500
             bar.refresh()
             break
-        step_tokens = torch.cat([tokens, tokens]) if guided else tokens
+        step_tokens = (torch.cat([tokens, tokens]) if guided else tokens).to(device)
         if cache is not None:
             logits = model.ar_step(step_tokens, next_position, cache)
         else:
@@ -108,12 +109,12 @@ def _append_frame(
 ) -> SequenceBatch:
     """The batch with one more target frame (first codebook ``tokens``) per row."""
     b, _, k = batch.codes.shape
-    codes = torch.full((b, 1, k), -1, dtype=torch.long)
+    codes = batch.codes.new_full((b, 1, k), -1)
     codes[:, 0, 0] = tokens
     return dataclasses.replace(
         batch,
-        kinds=torch.cat([batch.kinds, torch.full((b, 1), int(Kind.TARGET))], dim=1),
-        ids=torch.cat([batch.ids, torch.zeros(b, 1, dtype=torch.long)], dim=1),
+        kinds=torch.cat([batch.kinds, batch.kinds.new_full((b, 1), int(Kind.TARGET))], dim=1),
+        ids=torch.cat([batch.ids, batch.ids.new_zeros(b, 1)], dim=1),
         codes=torch.cat([batch.codes, codes], dim=1),
         embeddings=torch.cat(
             [batch.embeddings, batch.embeddings.new_zeros(b, 1, batch.embeddings.shape[2])], dim=1
@@ -156,10 +157,10 @@ def _fill_codebooks(
     rows = [_with_target(prefixes[i], first[i], k) for i in todo]
     if unconditional is not None:
         rows += [_with_target(unconditional[i], first[i], k) for i in todo]
-    batch = collate(rows)
+    batch = collate(rows).to(model.stage.weight.device)
     mask = batch.target_mask()  # [R, L]
     for stage in range(1, k):
-        stages = torch.full((len(rows),), stage, dtype=torch.long)
+        stages = torch.full((len(rows),), stage, dtype=torch.long, device=batch.codes.device)
         logits = model.nar_logits(batch, stages)  # [R, L, V]
         if unconditional is not None:
             logits = guide(logits, cfg_scale)
@@ -168,9 +169,10 @@ def _fill_codebooks(
             row_mask = mask
         for j, i in enumerate(todo):
             picked = sample(
-                logits[j][row_mask[j]], params, [generators[i]] * int(row_mask[j].sum())
+                logits[j][row_mask[j]].cpu(), params, [generators[i]] * int(row_mask[j].sum())
             )
             out[i][stage] = picked
+            picked = picked.to(batch.codes.device)
             batch.codes[j, row_mask[j], stage] = picked
             if unconditional is not None:
                 batch.codes[j + len(todo), mask[j + len(todo)], stage] = picked

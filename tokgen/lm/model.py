@@ -14,7 +14,7 @@ from torch.nn import functional
 
 from tokgen.lm.config import LMConfig
 from tokgen.lm.transformer import KVCache, Transformer
-from tokgen.tasks import Kind, SequenceBatch, Special
+from tokgen.tasks import Kind, SequenceBatch, Special, TaskSpec, builtin_task
 
 
 class SequenceEmbedding(nn.Module):
@@ -29,7 +29,7 @@ class SequenceEmbedding(nn.Module):
         d = config.d_model
         self.num_codebooks = config.num_codebooks
         self.cardinality = config.cardinality
-        self.special = nn.Embedding(Special.FIRST_TASK + config.max_tasks, d)
+        self.special = nn.Embedding(config.sequence_format().special_ids, d)
         self.text = nn.Embedding(config.text_vocab, d)
         self.caption = nn.Linear(config.embedding_dim, d)
         self.audio = nn.Embedding(config.num_codebooks * config.cardinality, d)
@@ -64,11 +64,20 @@ class SequenceEmbedding(nn.Module):
 
 
 class CodecLM(nn.Module):
-    """AR (first codebook + EOS) and NAR (codebooks 1..K-1) transformers."""
+    """AR (first codebook + EOS) and NAR (codebooks 1..K-1) transformers.
 
-    def __init__(self, config: LMConfig) -> None:
+    ``task_specs`` holds the definition of each task in ``config.tasks`` (the built-ins by
+    default); it is the model's own, saved with it, so two models never redefine each
+    other's tasks.
+    """
+
+    def __init__(self, config: LMConfig, task_specs: dict[str, TaskSpec] | None = None) -> None:
         super().__init__()
         self.config = config
+        self.task_specs = dict(task_specs or {})
+        for name in config.tasks:
+            if name not in self.task_specs:
+                self.task_specs[name] = builtin_task(name)
         c = config
         self.ar_inputs = SequenceEmbedding(c)
         self.ar = Transformer(c.d_model, c.n_heads, c.ar_layers, c.ff_mult, c.dropout, causal=True)

@@ -12,12 +12,12 @@ from typing import Any
 
 import torch
 
-from tokgen.data.tokenize import TokenCorpus
-from tokgen.errors import ConfigError, InvalidInputError
-from tokgen.tasks import ConditionSpec, TaskSpec
+from tokgen.conditions import RowContext, condition_type
+from tokgen.conditions.audio import MIN_FRAMES
+from tokgen.data.token_corpus import TokenCorpus
+from tokgen.errors import ConfigError
+from tokgen.tasks import TaskSpec
 from tokgen.text import TextFrontend
-
-MIN_FRAMES = 4  # rows shorter than this are not used
 
 
 @dataclass
@@ -38,15 +38,6 @@ def field_value(row: dict[str, Any], item: dict[str, Any] | None, path: str) -> 
         else:
             return None
     return node
-
-
-def text_strings(value: Any) -> list[str]:
-    """A text field's candidate strings (a caption list or one string)."""
-    if isinstance(value, str):
-        return [value] if value.strip() else []
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, str) and v.strip()]
-    return []
 
 
 class TaskExamples:
@@ -97,9 +88,24 @@ class TaskExamples:
             row = self.corpus.rows[index]
             element = None if item is None else row[self.task.expand][item]
             for spec in self.task.conditions:
-                if spec.type == "embedding":
-                    found.update(text_strings(field_value(row, element, spec.field)))
+                value = field_value(row, element, spec.field)
+                found.update(condition_type(spec.type).strings(spec, value))
         return found
+
+    def context(
+        self, rng: random.Random | None = None, offset: int = 0, span: int = 0
+    ) -> RowContext:
+        """What the condition types read rows through (``rng`` and the crop when drawing)."""
+        return RowContext(
+            frontend=self.frontend,
+            embed=self.embed,
+            codes=self._codes,
+            frames=self._frames,
+            frame_rate=self.frame_rate,
+            rng=rng,
+            offset=offset,
+            span=span,
+        )
 
     def _items_of(self, row: dict[str, Any]) -> list[int | None]:
         if self.task.kinds and row.get("kind") not in self.task.kinds:
@@ -127,27 +133,14 @@ class TaskExamples:
             return False
         if target.length == "eos" and target.seconds and frames > target.seconds * self.frame_rate:
             return False
+        ctx = self.context()
         for spec in self.task.conditions:
             value = field_value(row, element, spec.field)
-            if spec.type == "audio":
-                present = self._frames(value) >= MIN_FRAMES
-            elif spec.type == "text":
-                present = self._speakable(value)
-            else:
-                present = bool(text_strings(value))
+            present = condition_type(spec.type).present(spec, value, ctx)
             if spec.same is not None and len(self.peers[spec.same][row.get(spec.same)]) < 2:
                 present = False
             if spec.required and not present:
                 return False
-        return True
-
-    def _speakable(self, value: Any) -> bool:
-        if not isinstance(value, str):
-            return False
-        try:
-            self.frontend.encode(value)
-        except InvalidInputError:
-            return False
         return True
 
     # ---- drawing ---------------------------------------------------------------------
@@ -168,48 +161,19 @@ class TaskExamples:
         offset = split  # a continuation starts right after its prompt
         if split == 0:
             offset = rng.randrange(full.shape[1] - span + 1)
+        ctx = self.context(rng, offset, span)
         conditions: dict[str, Any] = {}
         for spec in self.task.conditions:
             if spec.dropout and rng.random() < spec.dropout:
                 conditions[spec.name] = None
                 continue
-            value = field_value(row, element, spec.field)
-            conditions[spec.name] = self._condition(spec, value, row, index, rng, offset, span)
+            if spec.same is not None:  # the value of another row that shares field `same`
+                others = [i for i in self.peers[spec.same][row.get(spec.same)] if i != index]
+                value = field_value(self.corpus.rows[rng.choice(others)], None, spec.field)
+            else:
+                value = field_value(row, element, spec.field)
+            conditions[spec.name] = condition_type(spec.type).from_row(spec, value, ctx)
         return Example(conditions, full[:, offset : offset + span])
-
-    def _condition(
-        self,
-        spec: ConditionSpec,
-        value: Any,
-        row: dict[str, Any],
-        index: int,
-        rng: random.Random,
-        offset: int,
-        span: int,
-    ) -> Any:
-        if spec.type == "text":
-            return self.frontend.encode(value) if self._speakable(value) else None
-        if spec.type == "embedding":
-            options = text_strings(value)
-            if self.embed is None:
-                raise ConfigError(
-                    f"task {self.task.name!r} embeds text: give TaskExamples an embed."
-                )
-            return self.embed(rng.choice(options)) if options else None
-        if spec.same is not None:
-            others = [i for i in self.peers[spec.same][row.get(spec.same)] if i != index]
-            value = self.corpus.rows[rng.choice(others)][spec.field]
-        codes = self._codes(value)
-        if codes is None:
-            return None
-        wanted = round(spec.seconds * self.frame_rate) if spec.seconds else codes.shape[1]
-        if spec.window == "head":
-            return codes[:, : max(1, min(wanted, codes.shape[1] // 2))]
-        if spec.window == "all" and spec.same is None:
-            return codes[:, offset : offset + span]  # aligned with the target's crop
-        length = min(wanted, codes.shape[1])
-        start = rng.randrange(codes.shape[1] - length + 1)
-        return codes[:, start : start + length]
 
     def _codes(self, path: Any) -> torch.Tensor | None:
         where = self._where(path)

@@ -19,12 +19,12 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
 from tokgen.codecs import load_codec
-from tokgen.data.tokenize import TokenCorpus
+from tokgen.data.token_corpus import TokenCorpus
 from tokgen.errors import ConfigError
 from tokgen.lm.checkpoint import load_lm, save_lm
 from tokgen.lm.config import LMConfig
 from tokgen.lm.model import CodecLM
-from tokgen.tasks import Sequence, build_sequence, collate, get_task, load_task
+from tokgen.tasks import Sequence, TaskSpec, build_sequence, builtin_task, collate, load_task
 from tokgen.text import TextFrontend, caption_encoder
 from tokgen.training.config import LMTrainConfig
 from tokgen.training.examples import TaskExamples
@@ -55,8 +55,7 @@ class MultiTaskDataset(Dataset):
             self.task_index[source.task.name],
             example.conditions,
             example.target,
-            num_codebooks=self.model.num_codebooks,
-            embedding_dim=self.model.embedding_dim,
+            self.model.sequence_format(),
         )
 
 
@@ -99,14 +98,27 @@ class LMTask:
 
 
 def build_model(config: LMTrainConfig, text_vocab: int, frame_rate: float) -> CodecLM:
-    """A fresh model from ``config.model``, or the ``init_from`` one (with new tasks added)."""
+    """A fresh model from ``config.model``, or the ``init_from`` one (with new tasks added).
+
+    The recipe's ``task_files`` define tasks by name (a file may redefine a built-in one);
+    the model keeps each spec it trains on.
+    """
+    declared: dict[str, TaskSpec] = {}
+    for path in config.data.task_files:
+        spec = load_task(path)
+        declared[spec.name] = spec
     if config.init_from is None:
-        return CodecLM(config.lm_config(text_vocab=text_vocab, frame_rate=frame_rate))
+        lm_config = config.lm_config(text_vocab=text_vocab, frame_rate=frame_rate)
+        return CodecLM(lm_config, {n: s for n, s in declared.items() if n in lm_config.tasks})
     model = _load_init(config.init_from)
     new = [t for t in config.data.tasks if t not in model.config.tasks]
     if len(model.config.tasks) + len(new) > model.config.max_tasks:
         raise ConfigError(f"{config.init_from} has room for {model.config.max_tasks} tasks.")
     model.config = dataclasses.replace(model.config, tasks=[*model.config.tasks, *new])
+    model.task_specs.update(declared)
+    for name in new:
+        if name not in model.task_specs:
+            model.task_specs[name] = builtin_task(name)
     return model
 
 
@@ -122,8 +134,6 @@ def _load_init(name_or_path: str) -> CodecLM:
 def train_lm(config: LMTrainConfig) -> Path:
     """Train (or resume) the LM; returns the exported ``out_dir/model`` directory."""
     torch.manual_seed(config.run.seed)
-    for path in config.data.task_files:
-        load_task(path)
     corpus = TokenCorpus(config.data.tokens)
     frontend = TextFrontend()
     model = build_model(config, frontend.vocab_size, corpus.header.frame_rate)
@@ -139,7 +149,8 @@ def train_lm(config: LMTrainConfig) -> Path:
         )
     corpus.check_codec(load_codec(model.config.codec))  # stale tokens would train in vain
     out_dir = Path(config.run.out_dir)
-    sources = [TaskExamples(get_task(name), corpus, frontend) for name in config.data.tasks]
+    specs = model.task_specs
+    sources = [TaskExamples(specs[name], corpus, frontend) for name in config.data.tasks]
     captions = CaptionTable(set().union(*(s.strings() for s in sources)), out_dir / EMBEDDINGS_NAME)
     for source in sources:
         source.embed = captions  # picklable, so data-loader workers can be spawned too
