@@ -39,10 +39,14 @@ def test_help_documents_every_command():
         ["eval", "codec", "--help"],
         ["train", "lm", "--help"],
         ["bench", "tts", "--help"],
-        *[["generate", task, "--help"] for task in ("tts", "tta", "lass", "continuation")],
+        ["generate", "--help"],
     ):
         with pytest.raises(SystemExit) as exit_:
             parser.parse_args(argv)
+        assert exit_.value.code == 0
+    for task in ("tts", "tta", "lass", "continuation"):  # options from the shipped model's spec
+        with pytest.raises(SystemExit) as exit_:
+            main(["generate", task, "--help"])
         assert exit_.value.code == 0
 
 

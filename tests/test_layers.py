@@ -1,7 +1,7 @@
 """Layers run one way: no module imports from a layer above its own (DESIGN.md's data flow).
 
-Lowest first: the foundation (errors, checks, hub, audio) -> codecs -> text, tasks -> lm ->
-pipeline -> data -> training -> eval -> cli. Data and training feed the models, so they
+Lowest first: the foundation (errors, checks, hub, audio) -> codecs -> text -> conditions ->
+tasks -> lm -> decoders -> pipeline -> data -> training -> eval -> cli. Data and training feed the models, so they
 sit above them; eval and the command line are on top.
 """
 
@@ -16,8 +16,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tokgen"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "checks", "hub", "audio"),
     ("codecs",),
-    ("text", "tasks"),
+    ("text",),
+    ("conditions",),
+    ("tasks",),
     ("lm",),
+    ("decoders",),
     ("pipeline",),
     ("data",),
     ("training",),
@@ -72,4 +75,4 @@ def test_no_import_from_a_layer_above(module, path):
 
 def test_the_check_catches_an_upward_import():
     tree = ast.parse("from tokgen.cli import main\nimport tokgen.audio")
-    assert {layer_of(n) for n in imported(tree)} == {8, 0}
+    assert {layer_of(n) for n in imported(tree)} == {len(LAYERS) - 1, 0}

@@ -16,7 +16,8 @@ from safetensors import safe_open
 from tokgen.cli import main
 from tokgen.codecs import build_codec
 from tokgen.data import tokenize
-from tokgen.data.tokenize import TokenCorpus, encode_batch, tokenize_manifest
+from tokgen.data.token_corpus import TokenCorpus
+from tokgen.data.tokenize import encode_batch, tokenize_manifest
 from tokgen.errors import CodesError, InvalidInputError
 
 # (seconds, sample rate): short clips share a window size, long ones (> 2 s) use 2 s windows

@@ -47,11 +47,12 @@ def load_codec(name_or_path: str = "tokgen-codec-16k", **kwargs: Any) -> Codec:
     return _load_codec(name_or_path, **kwargs)
 
 
-def load(name_or_path: str = "tokgen-small") -> TokgenModel:
-    """Load a generative model by name or directory; see :func:`tokgen.pipeline.load`."""
+def load(name_or_path: str = "tokgen-small", *, device: str | None = None) -> TokgenModel:
+    """Load a generative model by name or directory, its LM on ``device`` (default the
+    CPU); see :func:`tokgen.pipeline.load`."""
     from tokgen.pipeline import load as _load
 
-    return _load(name_or_path)
+    return _load(name_or_path, device=device)
 
 
 _DEFAULT_MODEL: dict[str, TokgenModel] = {}

@@ -91,39 +91,7 @@ def load(
     Returns:
         :class:`Audio` with float32 samples ``[B, C, T]``.
     """
-    if isinstance(source, Audio):
-        samples, rate, what = source.samples, source.sample_rate, "audio"
-    elif isinstance(source, (str, os.PathLike)):
-        if sample_rate is not None:
-            raise InvalidAudioError(
-                f"sample_rate={sample_rate} was given with a file path ({source}); "
-                "a file carries its own sample rate, so leave sample_rate out."
-            )
-        samples, rate = _read_file(Path(source), offset, duration)
-        what = f"audio file {source}"
-    elif isinstance(source, tuple):
-        if (
-            len(source) != 2
-            or isinstance(source[1], bool)
-            or not isinstance(source[1], (int, np.integer))
-        ):
-            raise InvalidAudioError(
-                "an audio tuple must be (samples, sample_rate) with an int sample rate, "
-                f"got a tuple of {len(source)} items."
-            )
-        samples, rate, what = source[0], int(source[1]), "audio"
-    elif isinstance(source, (torch.Tensor, np.ndarray)):
-        if sample_rate is None:
-            raise InvalidAudioError(
-                "audio samples were given without a sample rate; pass sample_rate=... "
-                "(or a (samples, sample_rate) tuple). tokgen never guesses the rate."
-            )
-        samples, rate, what = source, _rate(sample_rate), "audio"
-    else:
-        raise InvalidAudioError(
-            f"cannot read audio from a {type(source).__name__}; pass a file path, a "
-            "torch.Tensor / numpy array with sample_rate=, or a (samples, sample_rate) tuple."
-        )
+    samples, rate, what = _samples_and_rate(source, sample_rate, offset, duration)
     if rate <= 0:
         raise InvalidAudioError(f"sample rate must be a positive integer, got {rate}.")
     wav = as_batch(samples, what=what)
@@ -134,6 +102,44 @@ def load(
         rate = target_sample_rate
     validate(wav, rate, max_seconds=max_seconds, min_samples=min_samples, what=what)
     return Audio(wav, rate)
+
+
+def _samples_and_rate(
+    source: AudioInput, sample_rate: int | None, offset: float, duration: float | None
+) -> tuple[Samples, int, str]:
+    """``(samples, rate, what)`` of any audio input, before any checking or conversion."""
+    if isinstance(source, Audio):
+        return source.samples, source.sample_rate, "audio"
+    elif isinstance(source, (str, os.PathLike)):
+        if sample_rate is not None:
+            raise InvalidAudioError(
+                f"sample_rate={sample_rate} was given with a file path ({source}); "
+                "a file carries its own sample rate, so leave sample_rate out."
+            )
+        samples, rate = _read_file(Path(source), offset, duration)
+        return samples, rate, f"audio file {source}"
+    elif isinstance(source, tuple):
+        if (
+            len(source) != 2
+            or isinstance(source[1], bool)
+            or not isinstance(source[1], (int, np.integer))
+        ):
+            raise InvalidAudioError(
+                "an audio tuple must be (samples, sample_rate) with an int sample rate, "
+                f"got a tuple of {len(source)} items."
+            )
+        return source[0], int(source[1]), "audio"
+    elif isinstance(source, (torch.Tensor, np.ndarray)):
+        if sample_rate is None:
+            raise InvalidAudioError(
+                "audio samples were given without a sample rate; pass sample_rate=... "
+                "(or a (samples, sample_rate) tuple). tokgen never guesses the rate."
+            )
+        return source, _rate(sample_rate), "audio"
+    raise InvalidAudioError(
+        f"cannot read audio from a {type(source).__name__}; pass a file path, a "
+        "torch.Tensor / numpy array with sample_rate=, or a (samples, sample_rate) tuple."
+    )
 
 
 def as_batch(samples: Samples, *, what: str = "audio") -> torch.Tensor:

@@ -104,13 +104,29 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
         raise PretrainedNotFoundError(
             f"{path} is not a tokgen checkpoint: it needs {CONFIG_NAME} and {WEIGHTS_NAME}."
         )
-    try:
-        config = json.loads(config_file.read_text())
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{config_file} is not valid JSON: {err}") from err
+    config = read_config(path)
     state = load_file(str(weights_file))
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     return config, state
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """A checkpoint directory's ``config.json`` alone (no weights read)."""
+    config_file = Path(path) / CONFIG_NAME
+    if not config_file.is_file():
+        raise PretrainedNotFoundError(f"{path} is not a tokgen checkpoint: it needs {CONFIG_NAME}.")
+    return read_json_file(config_file)
+
+
+def read_json_file(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``, or a :class:`ConfigError` naming the file."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path} is not a readable JSON file: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object.")
+    return data
 
 
 def cache_dir() -> Path:

@@ -20,21 +20,23 @@ from tokgen import audio as audio_io
 from tokgen import hub
 from tokgen.checks import number
 from tokgen.codecs import Codec
-from tokgen.errors import InvalidInputError, PretrainedNotFoundError
+from tokgen.conditions import ArgumentContext, condition_type
+from tokgen.decoders import CodecDecoder, Decoder, build_decoder
+from tokgen.errors import ConfigError, InvalidInputError, PretrainedNotFoundError
 from tokgen.lm.checkpoint import load_lm
 from tokgen.lm.config import LMConfig
 from tokgen.lm.generate import Budget, generate_codes
 from tokgen.lm.model import CodecLM
 from tokgen.lm.sampling import MAX_CFG_SCALE, SamplingParams, generators_for
-from tokgen.tasks import ConditionSpec, Sequence, TaskSpec, build_sequence, get_task
+from tokgen.tasks import ConditionSpec, Sequence, TaskSpec, build_sequence
 from tokgen.text import TextFrontend
 
 PRETRAINED_DIR = hub.PRETRAINED_DIR
 DEBUG_MODEL = "tokgen-lm-debug"
-ARGUMENTS = ("text", "audio", "prompt_audio")
+INDEX_NAME = "model_index.json"  # names the parts of a model made of several
+PIPELINE_KIND = "tokgen-pipeline"
 MIN_AUDIO_SECONDS = 0.2
 DEFAULT_DURATION = 4.0
-MAX_CAPTION_CHARS = 1000
 DEFAULT_CFG_SCALE = 3.0  # where a task's conditions were trained with dropout
 MAX_CHARS_PER_SECOND = 30.0  # corpus speech runs at about 12-16 characters per second
 
@@ -59,16 +61,27 @@ class GenerationOutput:
 
 
 class TokgenModel:
-    """A codec LM with its codec and text front end; see :meth:`generate`."""
+    """A codec LM with its codec (to read audio conditions), its decoder (codes -> audio,
+    the codec's by default) and text front end; see :meth:`generate`."""
 
-    def __init__(self, lm: CodecLM, codec: Codec, name: str = "model") -> None:
+    def __init__(
+        self,
+        lm: CodecLM,
+        codec: Codec,
+        name: str = "model",
+        *,
+        decoder: Decoder | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
         if codec.num_codebooks < lm.config.num_codebooks:
             raise InvalidInputError(
                 f"{name} needs {lm.config.num_codebooks} codebooks; the codec has "
                 f"{codec.num_codebooks}."
             )
-        self.lm = lm.eval()
+        self.device = resolve_device(device)
+        self.lm = lm.eval().to(self.device)
         self.codec = codec
+        self.decoder = decoder or CodecDecoder(codec)
         self.name = name
         self.frontend = TextFrontend(max_tokens=lm.config.max_text_tokens)
 
@@ -78,11 +91,19 @@ class TokgenModel:
 
     @property
     def sample_rate(self) -> int:
-        return self.codec.sample_rate
+        return self.decoder.sample_rate
 
     @property
     def tasks(self) -> list[str]:
         return list(self.config.tasks)
+
+    def task(self, name: str) -> TaskSpec:
+        """The spec of task ``name`` as this model was trained on it."""
+        if name not in self.config.tasks:
+            raise InvalidInputError(
+                f"{self.name} was not trained for task {name!r}; it does {self.config.tasks}."
+            )
+        return self.lm.task_specs[name]
 
     def generate(
         self,
@@ -100,11 +121,14 @@ class TokgenModel:
         seed: int | list[int] | None = None,
         use_cache: bool = True,
         progress: bool = False,
+        **conditions: Any,
     ) -> GenerationOutput:
         """Run ``task`` (``tts``, ``tta``, ``lass``, ``continuation`` or a trained custom one).
 
-        ``text``/``audio``/``prompt_audio``/``duration`` take one value or a list (a batch;
-        single values are shared). Audio is a path, a tensor with ``sample_rate=``, or a
+        Conditions are passed by name: ``text``, ``audio``, ``prompt_audio``, or any other
+        name the task declares (``**conditions``; ``model.task(name).conditions`` lists
+        them). Each takes one value or a list (a batch; single values are shared), as does
+        ``duration``. Audio is a path, a tensor with ``sample_rate=``, or a
         ``(tensor, sample_rate)`` tuple. ``duration`` (seconds) sets the length for tasks
         without an end token (default 4 s; lass uses the mixture's length) and caps it
         for tts. ``seed`` seeds item ``i`` with ``seed + i`` (or give one per item), so a
@@ -112,21 +136,19 @@ class TokgenModel:
         guidance) defaults to 3 where the task was trained with condition dropout and to 1
         (off) where it was not; asking for guidance there warns that it has no effect.
         """
-        spec = self._task(task)
+        spec = self.task(task)
         params = SamplingParams(temperature, top_k, top_p)
         if cfg_scale is not None:
             cfg_scale = number("cfg_scale", cfg_scale, low=0, high=MAX_CFG_SCALE)
-        given = {"text": text, "audio": audio, "prompt_audio": prompt_audio}
+        given = {"text": text, "audio": audio, "prompt_audio": prompt_audio, **conditions}
+        given = {name: value for name, value in given.items() if value is not None}
+        _check_names(spec, given)
         batch = _batch_size({**given, "duration": duration})
         generators = generators_for(seed, batch)  # seeds checked before any model work
-        items = [self._conditions(spec, given, i, sample_rate) for i in range(batch)]
+        context = self._argument_context(sample_rate)
+        items = [self._conditions(spec, given, i, context) for i in range(batch)]
         budgets = [self._budget(spec, item, _pick(duration, i)) for i, item in enumerate(items)]
-        index = self.config.tasks.index(spec.name)
-        k, dim = self.config.num_codebooks, self.config.embedding_dim
-        prefixes = [
-            build_sequence(spec, index, item, None, num_codebooks=k, embedding_dim=dim)
-            for item in items
-        ]
+        prefixes = [self.prefix(spec, item) for item in items]
         for prefix, budget in zip(prefixes, budgets):
             self._check_length(prefix, budget)
         unconditional, cfg_scale = self._guidance(spec, items, cfg_scale)
@@ -141,7 +163,13 @@ class TokgenModel:
             use_cache=use_cache,
             progress=progress,
         )
-        return self._decode(codes)
+        arguments = [{name: _pick(value, i) for name, value in given.items()} for i in range(batch)]
+        return self._decode(codes, arguments)
+
+    def prefix(self, spec: TaskSpec, values: dict[str, Any]) -> Sequence:
+        """The generation prefix (up to SEP) of ``values``, as their condition types lay out."""
+        index = self.config.tasks.index(spec.name)
+        return build_sequence(spec, index, values, None, self.config.sequence_format())
 
     def _guidance(
         self, spec: TaskSpec, items: list[dict[str, Any]], cfg_scale: float | None
@@ -161,66 +189,47 @@ class TokgenModel:
         cfg_scale = (DEFAULT_CFG_SCALE if droppable else 1.0) if cfg_scale is None else cfg_scale
         if not droppable or cfg_scale == 1.0:  # guidance needs a condition to leave out
             return None, cfg_scale
-        index = self.config.tasks.index(spec.name)
-        k, dim = self.config.num_codebooks, self.config.embedding_dim
         unconditional = [
-            build_sequence(
-                spec,
-                index,
-                {n: v for n, v in item.items() if n not in droppable},
-                None,
-                num_codebooks=k,
-                embedding_dim=dim,
-            )
+            self.prefix(spec, {n: v for n, v in item.items() if n not in droppable})
             for item in items
         ]
         return unconditional, cfg_scale
 
     # ---- arguments -> conditions -----------------------------------------------------
-    def _task(self, name: str) -> TaskSpec:
-        spec = get_task(name)
-        if name not in self.config.tasks:
-            raise InvalidInputError(
-                f"{self.name} was not trained for task {name!r}; it does {self.config.tasks}."
-            )
-        return spec
+    def _argument_context(self, sample_rate: int | None) -> ArgumentContext:
+        def embed(caption: str) -> torch.Tensor:
+            from tokgen.text import caption_encoder
+
+            return caption_encoder().encode([caption])[0]
+
+        return ArgumentContext(
+            frontend=self.frontend,
+            embed=embed,
+            encode_audio=lambda spec, value: self._encode_audio(spec, value, sample_rate),
+            frame_rate=self.config.frame_rate,
+        )
 
     def _conditions(
-        self, spec: TaskSpec, given: dict[str, Any], i: int, sample_rate: int | None
+        self, spec: TaskSpec, given: dict[str, Any], i: int, context: ArgumentContext
     ) -> dict[str, Any]:
-        wanted = {c.name for c in spec.conditions}
-        extra = [n for n in ARGUMENTS if given[n] is not None and n not in wanted]
-        if extra:
-            raise InvalidInputError(
-                f"task {spec.name!r} does not take {extra}; it takes {sorted(wanted)}."
-            )
         values: dict[str, Any] = {}
         for condition in spec.conditions:
             value = _pick(given.get(condition.name), i)
+            ctype = condition_type(condition.type)
             if value is None:
                 if condition.required:
                     raise InvalidInputError(
                         f"task {spec.name!r} needs {condition.name}= ({condition.type}: "
-                        f"{_describe(condition)})."
+                        f"{ctype.help})."
                     )
                 continue
-            values[condition.name] = self._condition(condition, value, sample_rate)
+            values[condition.name] = ctype.from_argument(condition, value, context)
         return values
 
-    def _condition(self, spec: ConditionSpec, value: Any, sample_rate: int | None) -> Any:
-        if spec.type == "text":
-            return self.frontend.encode(value)
-        if spec.type == "embedding":
-            if not isinstance(value, str) or not value.strip():
-                raise InvalidInputError(f"{spec.name} must be a non-empty string, got {value!r}.")
-            if len(value) > MAX_CAPTION_CHARS:
-                raise InvalidInputError(
-                    f"{spec.name} is {len(value)} characters long; at most {MAX_CAPTION_CHARS} "
-                    "are read (the caption encoder sees about 256 tokens): shorten it."
-                )
-            from tokgen.text import caption_encoder
-
-            return caption_encoder().encode([value])[0]
+    def _encode_audio(
+        self, spec: ConditionSpec, value: Any, sample_rate: int | None
+    ) -> torch.Tensor:
+        """A user's audio (path, tensor, tuple) -> codes ``[K, F]`` of this model's codec."""
         clip = audio_io.load(
             value,
             sample_rate if not isinstance(value, (str, os.PathLike, tuple)) else None,
@@ -238,12 +247,7 @@ class TokgenModel:
                 f"{spec.name} must be one clip per item, got a batch of {clip.samples.shape[0]}; "
                 "pass a list for a batch."
             )
-        codes = self.codec.encode(clip.samples, clip.sample_rate)[0, : self.config.num_codebooks]
-        if spec.window == "head" and spec.seconds:  # the prompt's end is what continues
-            codes = codes[:, -round(spec.seconds * self.config.frame_rate) :]
-        elif spec.window == "random" and spec.seconds:
-            codes = codes[:, : round(spec.seconds * self.config.frame_rate)]
-        return codes
+        return self.codec.encode(clip.samples, clip.sample_rate)[0, : self.config.num_codebooks]
 
     def _budget(self, spec: TaskSpec, item: dict[str, Any], duration: float | None) -> Budget:
         limit = self.config.max_duration
@@ -256,19 +260,17 @@ class TokgenModel:
                     f"maximum), got {duration!r}."
                 ) from err
         rate = self.config.frame_rate
+        conditions = [(c, condition_type(c.type)) for c in spec.conditions if c.name in item]
         if spec.target.length == "eos":
             frames = round((duration or limit) * rate)
-            text = sum(len(v) for c, v in item.items() if spec.condition(c).type == "text")
+            text = sum(ctype.spoken_characters(item[c.name]) for c, ctype in conditions)
             # no speech is faster than MAX_CHARS_PER_SECOND: an earlier end token is a glitch
             shortest = round(text / MAX_CHARS_PER_SECOND * rate)
             return Budget(frames, stop_at_eos=True, min_frames=max(1, min(shortest, frames)))
         if duration is None:  # as long as an aligned input (the mixture), else the default
-            aligned = [
-                item[c.name]
-                for c in spec.conditions
-                if c.type == "audio" and c.window == "all" and c.name in item
-            ]
-            return Budget(aligned[0].shape[1] if aligned else round(DEFAULT_DURATION * rate))
+            aligned = [ctype.aligned_frames(c, item[c.name]) for c, ctype in conditions]
+            aligned = [frames for frames in aligned if frames is not None]
+            return Budget(aligned[0] if aligned else round(DEFAULT_DURATION * rate))
         return Budget(max(1, round(duration * rate)))
 
     def _check_length(self, prefix: Sequence, budget: Budget) -> None:
@@ -280,27 +282,42 @@ class TokgenModel:
                 "audio or duration."
             )
 
-    def _decode(self, codes: list[torch.Tensor]) -> GenerationOutput:
+    def _decode(
+        self, codes: list[torch.Tensor], arguments: list[dict[str, Any]]
+    ) -> GenerationOutput:
         k = self.config.num_codebooks
         frames = max(max(c.shape[1] for c in codes), 1)
         padded = torch.full((len(codes), k, frames), -1, dtype=torch.long)
-        hop = self.codec.hop_length
-        audio = torch.zeros(len(codes), self.codec.channels, frames * hop)
+        hop = self.decoder.hop_length
+        audio = torch.zeros(len(codes), self.decoder.channels, frames * hop)
         lengths = []
         for i, item in enumerate(codes):
             padded[i, :, : item.shape[1]] = item
             lengths.append(item.shape[1] * hop)
             if item.shape[1]:
-                audio[i, :, : lengths[-1]] = self.codec.decode(item[None])[0]
-        return GenerationOutput(audio, self.codec.sample_rate, padded, lengths)
+                audio[i, :, : lengths[-1]] = self.decoder.decode(item, arguments[i])
+        return GenerationOutput(audio, self.decoder.sample_rate, padded, lengths)
 
 
-def _describe(spec: ConditionSpec) -> str:
-    return {
-        "text": "the words to speak",
-        "embedding": "a description or query",
-        "audio": "a path, a (tensor, sample_rate) tuple, or a tensor with sample_rate=",
-    }[spec.type]
+def _check_names(spec: TaskSpec, given: dict[str, Any]) -> None:
+    wanted = [c.name for c in spec.conditions]
+    extra = sorted(set(given) - set(wanted))
+    if extra:
+        raise InvalidInputError(f"task {spec.name!r} does not take {extra}; it takes {wanted}.")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a torch device (None: the CPU), or an error if it is not usable here."""
+    try:
+        resolved = torch.device(device or "cpu")
+    except (RuntimeError, TypeError) as err:
+        raise InvalidInputError(f"device must be like 'cpu' or 'cuda:0', got {device!r}.") from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(
+            f"device {str(resolved)!r} was asked for, but torch sees no CUDA GPU here; use "
+            "device='cpu' (or install a CUDA build of torch on a GPU machine)."
+        )
+    return resolved
 
 
 def _batch_size(values: dict[str, Any]) -> int:
@@ -323,44 +340,114 @@ def shipped_models() -> list[str]:
     """Names of the generative models in ``tokgen/pretrained/``."""
     from tokgen.lm.checkpoint import KIND
 
-    return [
-        config.parent.name
-        for config in sorted(PRETRAINED_DIR.glob("*/config.json"))
-        if json.loads(config.read_text()).get("kind") == KIND
-    ]
+    def is_model(folder: Path) -> bool:
+        config = folder / "config.json"
+        if (folder / INDEX_NAME).is_file():
+            return True
+        return config.is_file() and json.loads(config.read_text()).get("kind") == KIND
+
+    return [p.name for p in sorted(PRETRAINED_DIR.iterdir()) if p.is_dir() and is_model(p)]
 
 
-def load(name_or_path: str | os.PathLike = "tokgen-small") -> TokgenModel:
-    """A shipped model by name (``tokgen-small``), an LM directory, or ``tokgen-lm-debug``
-    (a tiny random model on the debug codec, for tests)."""
+def load(
+    name_or_path: str | os.PathLike = "tokgen-small", *, device: str | torch.device | None = None
+) -> TokgenModel:
+    """A shipped model by name (``tokgen-small``), a model directory (an LM checkpoint, or
+    parts named by a ``model_index.json``), or ``tokgen-lm-debug`` (a tiny random model on
+    the debug codec, for tests). ``device`` (``"cuda"``, ``"cpu"``) is where the LM runs."""
     from tokgen.codecs import load_codec
 
     if str(name_or_path) == DEBUG_MODEL:
-        torch.manual_seed(0)
-        lm = CodecLM(
-            LMConfig(
-                codec="tokgen-codec-debug",
-                num_codebooks=4,
-                cardinality=64,
-                text_vocab=TextFrontend().vocab_size,
-                d_model=32,
-                n_heads=2,
-                ar_layers=1,
-                nar_layers=1,
-                max_positions=1024,
-            )
-        )
-        return TokgenModel(lm, load_codec("tokgen-codec-debug"), DEBUG_MODEL)
-    path = Path(name_or_path)
-    if not path.is_dir():
-        shipped = PRETRAINED_DIR / str(name_or_path)
-        if not shipped.is_dir():
-            raise PretrainedNotFoundError(
-                f"{name_or_path!r} is neither a directory nor a shipped model (shipped: "
-                f"{shipped_models()}; {DEBUG_MODEL!r} is a tiny random one for tests). Train "
-                "one with `tokgen train lm --config lm/tokgen_small.yaml` and load its "
-                "run directory's model/."
-            )
-        path = shipped
+        return TokgenModel(debug_lm(), load_codec("tokgen-codec-debug"), DEBUG_MODEL, device=device)
+    path = model_dir(name_or_path)
+    if (path / INDEX_NAME).is_file():
+        return _load_parts(path, str(name_or_path), device)
     lm = load_lm(path)
-    return TokgenModel(lm, load_codec(lm.config.codec), str(name_or_path))
+    return TokgenModel(lm, load_codec(lm.config.codec), str(name_or_path), device=device)
+
+
+def debug_lm() -> CodecLM:
+    """The tiny random LM of ``tokgen-lm-debug`` (same weights every time)."""
+    torch.manual_seed(0)
+    return CodecLM(
+        LMConfig(
+            codec="tokgen-codec-debug",
+            num_codebooks=4,
+            cardinality=64,
+            text_vocab=TextFrontend().vocab_size,
+            d_model=32,
+            n_heads=2,
+            ar_layers=1,
+            nar_layers=1,
+            max_positions=1024,
+            extra_markers=0,
+        )
+    )
+
+
+def model_dir(name_or_path: str | os.PathLike) -> Path:
+    """The directory of a model given by path or shipped name, or a clear error."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    shipped = PRETRAINED_DIR / str(name_or_path)
+    if not shipped.is_dir():
+        raise PretrainedNotFoundError(
+            f"{name_or_path!r} is neither a directory nor a shipped model (shipped: "
+            f"{shipped_models()}; {DEBUG_MODEL!r} is a tiny random one for tests). Train "
+            "one with `tokgen train lm --config lm/tokgen_small.yaml` and load its "
+            "run directory's model/."
+        )
+    return shipped
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model does, read without its weights (for the CLI and the demo)."""
+
+    tasks: dict[str, TaskSpec]
+    max_duration: float  # seconds, the longest target it generates
+
+
+def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
+    """The tasks and limits of a model, from its ``config.json`` alone."""
+    from tokgen.lm.checkpoint import read_lm_config, read_task_specs
+
+    if str(name_or_path) == DEBUG_MODEL:
+        lm = debug_lm()
+        return ModelInfo(dict(lm.task_specs), lm.config.max_duration)
+    path = model_dir(name_or_path)
+    if (path / INDEX_NAME).is_file():
+        path = path / _read_index(path)["lm"]
+    return ModelInfo(read_task_specs(path), read_lm_config(path).max_duration)
+
+
+def write_model_index(
+    path: str | os.PathLike, *, lm: str = "lm", decoder: dict[str, Any] | None = None
+) -> Path:
+    """Write ``model_index.json``: a model of parts, the LM in subfolder ``lm`` and the
+    decoder ``{"type": name, ...options}`` (the codec's own when None)."""
+    index = {"kind": PIPELINE_KIND, "lm": lm, "decoder": decoder or {"type": "codec"}}
+    target = Path(path) / INDEX_NAME
+    hub.atomic_write_text(target, json.dumps(index, indent=2) + "\n")
+    return target
+
+
+def _read_index(path: Path) -> dict[str, Any]:
+    index = hub.read_json_file(path / INDEX_NAME)
+    if index.get("kind") != PIPELINE_KIND or not isinstance(index.get("lm"), str):
+        raise ConfigError(
+            f"{path / INDEX_NAME} must hold kind {PIPELINE_KIND!r} and the LM's subfolder "
+            "under 'lm' (see tokgen.pipeline.write_model_index)."
+        )
+    return index
+
+
+def _load_parts(path: Path, name: str, device: str | torch.device | None) -> TokgenModel:
+    from tokgen.codecs import load_codec
+
+    index = _read_index(path)
+    lm = load_lm(path / index["lm"])
+    codec = load_codec(lm.config.codec)
+    decoder = build_decoder(index.get("decoder") or {}, path, codec)
+    return TokgenModel(lm, codec, name, decoder=decoder, device=device)

@@ -1,4 +1,9 @@
-"""``tokgen generate TASK``: generate audio with a codec LM."""
+"""``tokgen generate TASK``: generate audio with a codec LM.
+
+The task's options are built from the model's own task spec (``--model``, default
+``tokgen-small``), so a task a model was fine-tuned on, with condition names of its own,
+is a sub-command with no code change: ``tokgen generate TASK --help --model M`` lists them.
+"""
 
 from __future__ import annotations
 
@@ -7,53 +12,115 @@ from typing import Any
 
 from tokgen.checks import output_path
 from tokgen.cli.options import add_sampling_args, sampling_from
+from tokgen.conditions import ConditionSpec, condition_type
+from tokgen.errors import InvalidInputError
+from tokgen.tasks import BUILTIN_TASKS, TaskSpec
+
+DEFAULT_MODEL = "tokgen-small"
+FREE_TEXT = ("text", "embedding")  # a condition named ``text`` of these types is positional
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
     import tokgen
     from tokgen.audio import AUDIO_SUFFIXES
+    from tokgen.pipeline import model_info
 
-    output_path(args.output, AUDIO_SUFFIXES, "audio")
-    model = tokgen.load(args.model)
-    kwargs = {
-        "text": args.text,
-        "audio": args.audio,
-        "prompt_audio": args.prompt,
-        "duration": args.duration,
-    }
+    model_name = _peek_model(args.rest)
+    info = model_info(model_name)
+    specs = info.tasks
+    if args.task is None or args.task not in specs:
+        raise InvalidInputError(
+            f"{model_name} does {sorted(specs)}; got task {args.task!r}. Run "
+            f"`tokgen generate TASK --help --model {model_name}` for a task's options."
+        )
+    parser = task_parser(args.task, specs[args.task], model_name, info.max_duration)
+    options = parser.parse_args(args.rest)
+    output_path(options.output, AUDIO_SUFFIXES, "audio")
+    conditions = {c.name: getattr(options, c.name) for c in specs[args.task].conditions}
+    model = tokgen.load(model_name)
     out = model.generate(
         args.task,
-        **{k: v for k, v in kwargs.items() if v is not None},
-        **sampling_from(args),
+        **{k: v for k, v in conditions.items() if v is not None},
+        duration=options.duration,
+        **sampling_from(options),
         progress=True,
     )
-    for path in out.save(args.output):
+    for path in out.save(options.output):
         print(path)
+
+
+def task_parser(
+    task: str, spec: TaskSpec, model_name: str, max_duration: float
+) -> argparse.ArgumentParser:
+    """The options of ``tokgen generate TASK`` from the task's spec."""
+    parser = argparse.ArgumentParser(
+        prog=f"tokgen generate {task}",
+        description=f"{task}: {spec.description or 'a task of ' + model_name}.",
+    )
+    for condition in spec.conditions:
+        text = _condition_help(task, condition)
+        if condition.name == "text" and condition.type in FREE_TEXT:
+            nargs = None if condition.required else "?"
+            parser.add_argument("text", nargs=nargs, help=text)
+            continue
+        flags = [f"--{condition.name.replace('_', '-')}"]
+        if condition.name.endswith("_audio"):  # --prompt for prompt_audio
+            flags.append(f"--{condition.name.removesuffix('_audio')}")
+        parser.add_argument(*flags, dest=condition.name, required=condition.required, help=text)
+    if spec.target.length == "eos":
+        duration = "the longest the result may be (default: until the model ends it)"
+    else:
+        duration = "how long the result is (default: 4, or as long as an aligned input audio)"
+    parser.add_argument(
+        "--duration",
+        type=float,
+        help=f"seconds: {duration}; at most {max_duration:g} s with {model_name}",
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, help="output audio file (stem-i.wav per batch item)"
+    )
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"model name or directory (default {DEFAULT_MODEL})"
+    )
+    add_sampling_args(parser, seed=None)
+    return parser
+
+
+def _condition_help(task: str, condition: ConditionSpec) -> str:
+    """What to pass: the spec's own words (or a built-in task's, for checkpoints saved
+    before specs carried them), the type's, and how much audio the model reads."""
+    ctype = condition_type(condition.type)
+    meaning = condition.help
+    if not meaning and task in BUILTIN_TASKS:
+        same = [c for c in BUILTIN_TASKS[task].conditions if c.name == condition.name]
+        meaning = same[0].help if same else ""
+    text = meaning or ctype.cli_help or ctype.help
+    if meaning and ctype.cli_help:
+        text += f": {ctype.cli_help}"
+    if condition.type == "audio" and condition.seconds:
+        part = {"head": "its last", "random": "its first"}.get(condition.window, "up to")
+        text += f"; the model reads {part} {condition.seconds:g} s"
+    return text + ("" if condition.required else " (optional)")
+
+
+def _peek_model(rest: list[str]) -> str:
+    """The ``--model`` among a task's options (the default when there is none)."""
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--model", default=DEFAULT_MODEL)
+    return peek.parse_known_args(rest)[0].model
 
 
 def register(commands: Any) -> None:
     """Add this group's sub-commands to the ``tokgen`` parser."""
-    generate = commands.add_parser("generate", help="generate audio with a codec LM")
-    tasks = generate.add_subparsers(dest="task", required=True, metavar="TASK")
-    usage = {
-        "tts": ("text-to-speech in the voice of --prompt", "the words to speak"),
-        "tta": ("text-to-audio from a caption", "a description of the sound"),
-        "lass": ("separate the source a query names from --audio", "the source to keep"),
-        "continuation": ("continue --audio (optional caption)", "an optional caption"),
-    }
-    for task, (help_text, text_help) in usage.items():
-        p = tasks.add_parser(task, help=help_text)
-        p.add_argument("text", nargs="?" if task == "continuation" else None, help=text_help)
-        if task == "tts":
-            p.add_argument("--prompt", required=True, help="a few seconds of the voice to imitate")
-        if task in ("lass", "continuation"):
-            p.add_argument("--audio", required=True, help="the mixture / the audio to continue")
-        p.add_argument(
-            "--duration",
-            type=float,
-            help="seconds (default: 4; lass: the mixture's; tts: until done)",
-        )
-        p.add_argument("-o", "--output", required=True, help="output .wav (stem-i.wav per item)")
-        p.add_argument("--model", default="tokgen-small", help="model name or directory")
-        add_sampling_args(p, seed=None)
-        p.set_defaults(func=cmd_generate, prompt=None, audio=None)
+    generate = commands.add_parser(
+        "generate",
+        help="generate audio with a codec LM (one sub-command per task of the model)",
+        description="Generate audio. TASK is one of the model's tasks (the built-in ones: "
+        f"{', '.join(BUILTIN_TASKS)}); `tokgen generate TASK --help [--model M]` lists its "
+        "options, built from the model's own task spec.",
+    )
+    generate.add_argument("task", nargs="?", metavar="TASK", help="the task to run")
+    generate.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="the task's options (see TASK --help)"
+    )
+    generate.set_defaults(func=cmd_generate)

@@ -141,6 +141,13 @@ def available_codecs() -> list[str]:
     return sorted(CODECS)
 
 
+def codec_config(name: str) -> Any:
+    """The architecture config of the codec named ``name`` (to build an untrained one)."""
+    if name not in CODECS:
+        raise ConfigError(f"codec {name!r} is not a known codec name; use one of {sorted(CODECS)}.")
+    return CODECS[name].config
+
+
 def build_codec(config: dict[str, Any] | Any, *, source: str = "config") -> Codec:
     """Build a randomly initialised codec from a config dataclass or dict (with ``backend``)."""
     if not isinstance(config, dict):

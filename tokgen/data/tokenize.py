@@ -10,7 +10,8 @@
     shard-00000.safetensors   codes [K, total_frames] (int16), offsets [N+1] (int64),
                               num_samples [N] (int64); metadata as in ``.tokens`` files
 
-and :class:`TokenCorpus` reads it back (``corpus.codes(i)`` is a LongTensor ``[K, F]``).
+and :class:`~tokgen.data.token_corpus.TokenCorpus` reads it back (``corpus.codes(i)`` is
+a LongTensor ``[K, F]``).
 
 * Shards hold ``shard_size`` consecutive rows. Within a shard, clips are sorted by duration
   and encoded ``batch_size`` at a time by :func:`encode_batch`, which gives the codes each
@@ -26,13 +27,11 @@ and :class:`TokenCorpus` reads it back (``corpus.codes(i)`` is a LongTensor ``[K
 * ``with_sources``: each ``sources[i].path`` of a mixture row is encoded too (it must be as
   long as the mixture), stored in the row's shard, and ``sources[i]`` in ``tokens.jsonl``
   gets its own ``shard``/``offset``/``frames``/``decode_length``; read it with
-  :meth:`TokenCorpus.source_codes`. A row fails if its mixture or any source fails.
+  :meth:`~tokgen.data.token_corpus.TokenCorpus.source_codes`. A row fails if its mixture or any source fails.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import itertools
 import json
 import math
@@ -49,15 +48,18 @@ from tqdm.auto import tqdm
 
 from tokgen import audio as audio_io
 from tokgen.codecs.base import Codec
-from tokgen.codecs.token_file import check_codec_hash, codec_metadata, codes_dtype, read_metadata
+from tokgen.codecs.token_file import codec_metadata, codes_dtype, read_metadata
 from tokgen.data.manifest import read_manifest
+from tokgen.data.token_corpus import (
+    HEADER_NAME,
+    MANIFEST_NAME,
+    TokenHeader,
+    weights_hash,
+)
 from tokgen.errors import CodesError, InvalidInputError, TokgenError
-from tokgen.hub import atomic_write_text, config_from_dict, sha256_file
+from tokgen.hub import atomic_write_text, sha256_file
 
-CORPUS_FORMAT = "tokgen.token_corpus.v1"
 SHARD_FORMAT = "tokgen.token_shard.v1"
-HEADER_NAME = "tokens.json"
-MANIFEST_NAME = "tokens.jsonl"
 
 Key = tuple[str, int | None]  # (row id, source index; None for the row's own audio)
 
@@ -91,105 +93,6 @@ class TokenizeReport:
             f"{self.shards_written} shards written, {self.frames} frames in the corpus, "
             f"{self.seconds:.1f} s"
         )
-
-
-@dataclass(frozen=True)
-class TokenHeader:
-    """``tokens.json``: what made a token corpus. A rerun must match all but ``manifest``."""
-
-    codec: str
-    config_hash: str
-    weights_hash: str  # of all but the decoder: other encoder weights, other tokens
-    num_codebooks: int
-    cardinality: int
-    frame_rate: float
-    sample_rate: int
-    hop_length: int
-    manifest: str  # the source manifest, resolved
-    manifest_sha256: str
-    shard_size: int
-    with_sources: bool
-    format: str = CORPUS_FORMAT
-
-    @classmethod
-    def read(cls, folder: Path) -> TokenHeader:
-        path = folder / HEADER_NAME
-        if not path.is_file():
-            raise InvalidInputError(
-                f"{folder} is not a token corpus ({HEADER_NAME} is missing); "
-                "make one with `tokgen data tokenize`."
-            )
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise InvalidInputError(f"{path} is not valid JSON ({err.msg}).") from err
-        if not isinstance(data, dict) or data.get("format") != CORPUS_FORMAT:
-            raise InvalidInputError(f"{path} is not a {CORPUS_FORMAT} header.")
-        return config_from_dict(cls, data, source=str(path))
-
-    def write(self, folder: Path) -> None:
-        atomic_write_text(
-            folder / HEADER_NAME, json.dumps(dataclasses.asdict(self), indent=2) + "\n"
-        )
-
-    def differences(self, other: TokenHeader) -> list[str]:
-        """Fields other than ``manifest`` that differ, as ``"name: mine -> other's"``."""
-        mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
-        return [
-            f"{name}: {mine[name]!r} -> {theirs[name]!r}"
-            for name in mine
-            if name != "manifest" and mine[name] != theirs[name]
-        ]
-
-
-class TokenCorpus:
-    """A token corpus written by :func:`tokenize_manifest`: ``rows`` and their codes."""
-
-    def __init__(self, folder: str | os.PathLike) -> None:
-        self.folder = Path(folder)
-        self.header = TokenHeader.read(self.folder)
-        manifest = self.folder / MANIFEST_NAME
-        if not manifest.is_file():
-            raise InvalidInputError(
-                f"{manifest} is missing: the tokenization did not finish; rerun "
-                "`tokgen data tokenize` with the same arguments to complete it."
-            )
-        self.rows: list[dict[str, Any]] = [
-            json.loads(line) for line in manifest.read_text().splitlines()
-        ]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def codes(self, index: int) -> torch.Tensor:
-        """Codes ``[K, F]`` (int64) of row ``index``."""
-        return self._read(self.rows[index])
-
-    def source_codes(self, index: int, source: int) -> torch.Tensor:
-        """Codes ``[K, F]`` (int64) of source ``source`` of mixture row ``index``."""
-        if not self.header.with_sources:
-            raise InvalidInputError(
-                f"{self.folder} was tokenized without sources; rerun `tokgen data tokenize` "
-                "with --with-sources into a new folder."
-            )
-        return self._read(self.rows[index]["sources"][source])
-
-    def check_codec(self, codec: Codec) -> None:
-        """Raise :class:`CodesError` unless ``codec`` has the architecture and the encoder
-        weights that made these tokens (its decoder may differ)."""
-        check_codec_hash(codec, self.header.codec, self.header.config_hash)
-        weights_hash = _weights_hash(codec)
-        if weights_hash != self.header.weights_hash:
-            raise CodesError(
-                f"{self.folder} was made by another {self.header.codec!r} encoder (weights hash "
-                f"{self.header.weights_hash}, this codec's {weights_hash}); tokenize "
-                "the manifest again into a new folder."
-            )
-
-    def _read(self, ref: dict[str, Any]) -> torch.Tensor:
-        start, stop = ref["offset"], ref["offset"] + ref["frames"]
-        with safe_open(str(self.folder / ref["shard"]), framework="pt") as handle:
-            return handle.get_slice("codes")[:, start:stop].long()  # [K, F]
 
 
 @dataclass(frozen=True)
@@ -313,7 +216,7 @@ def _make_header(
     return TokenHeader(
         codec=codec.name,
         config_hash=codec.config_hash,
-        weights_hash=_weights_hash(codec),
+        weights_hash=weights_hash(codec),
         num_codebooks=codec.check_num_codebooks(count),
         cardinality=codec.cardinality,
         frame_rate=codec.frame_rate,
@@ -324,18 +227,6 @@ def _make_header(
         shard_size=shard_size,
         with_sources=with_sources,
     )
-
-
-def _weights_hash(codec: Codec) -> str:
-    """Short SHA-256 (16 hex digits) of the weights that make the tokens: all but the
-    decoder's, so a codec whose decoder was trained further still matches its tokens."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(codec.state_dict().items()):
-        if name.startswith("decoder."):
-            continue
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def _prepare_output(folder: Path, header: TokenHeader) -> None:

@@ -140,7 +140,6 @@ def bench_tts(
     """
     from tokgen.lm.generate import Budget, generate_codes
     from tokgen.lm.sampling import generators_for
-    from tokgen.tasks import build_sequence, get_task
 
     config = model.config
     frames = round(seconds * config.frame_rate)
@@ -149,14 +148,7 @@ def bench_tts(
         generator=torch.Generator().manual_seed(0),
     )  # fmt: skip
     text = model.frontend.encode("The quick brown fox jumps over the lazy dog.")
-    prefix = build_sequence(
-        get_task("tts"),
-        config.tasks.index("tts"),
-        {"text": text, "prompt_audio": prompt},
-        None,
-        num_codebooks=config.num_codebooks,
-        embedding_dim=config.embedding_dim,
-    )
+    prefix = model.prefix(model.task("tts"), {"text": text, "prompt_audio": prompt})
     budget = Budget(frames, stop_at_eos=True, min_frames=frames)
     settings = [("kv cache, batch 1", 1, True), ("no cache, batch 1", 1, False)]
     settings.append((f"kv cache, batch {batch}", batch, True))

@@ -125,20 +125,8 @@ def train_judge(
     progress: bool = True,
 ) -> AudioJudge:
     """Train on the manifest's real speech/music/sound-event clips; saves to ``out``."""
-    rows = [
-        r for r in read_manifest(manifest, purpose="judge training") if r["kind"] in JUDGED_KINDS
-    ]
-    if not rows:
-        raise InvalidInputError(f"{manifest} has no {JUDGED_KINDS} rows to train a judge on.")
+    rows, config = _judge_rows(manifest, config or JudgeConfig())
     root = Path(manifest).parent
-    config = config or JudgeConfig()
-    config = dataclasses.replace(
-        config,
-        classes=sorted({r["class"] for r in rows}),
-        voices=sorted({r["voice"] for r in rows if r.get("voice")}) or ["none"],
-    )
-    if len(config.classes) < 2:
-        raise ConfigError("a judge needs at least two classes in its training manifest.")
     torch.manual_seed(seed)
     rng = random.Random(seed)
     wavs = [
@@ -178,6 +166,23 @@ def train_judge(
     judge.eval()
     judge.save(out)
     return judge
+
+
+def _judge_rows(manifest: str | Path, config: JudgeConfig) -> tuple[list[dict], JudgeConfig]:
+    """The manifest's judged rows and ``config`` with their classes and voices."""
+    rows = [
+        r for r in read_manifest(manifest, purpose="judge training") if r["kind"] in JUDGED_KINDS
+    ]
+    if not rows:
+        raise InvalidInputError(f"{manifest} has no {JUDGED_KINDS} rows to train a judge on.")
+    config = dataclasses.replace(
+        config,
+        classes=sorted({r["class"] for r in rows}),
+        voices=sorted({r["voice"] for r in rows if r.get("voice")}) or ["none"],
+    )
+    if len(config.classes) < 2:
+        raise ConfigError("a judge needs at least two classes in its training manifest.")
+    return rows, config
 
 
 def _recalibrate_batch_norm(

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from tokgen.codecs import Codec, build_codec
-from tokgen.codecs.registry import CODECS
+from tokgen.codecs.registry import codec_config
 from tokgen.codecs.vocos_decoder import VocosDecoder
 from tokgen.data.audio_segments import AudioSegmentDataset
 from tokgen.errors import ConfigError
@@ -142,11 +142,7 @@ def _require_vocos(codec: Codec, setting: str) -> None:
 def codec_from_recipe(spec: object) -> Codec:
     """The ``codec:`` entry of a recipe: a registry name or a full config mapping."""
     if isinstance(spec, str):
-        if spec not in CODECS:
-            raise ConfigError(
-                f"codec {spec!r} is not a known codec name; use one of {sorted(CODECS)}."
-            )
-        return build_codec(CODECS[spec].config)
+        return build_codec(codec_config(spec))
     if isinstance(spec, dict):
         return build_codec(spec, source="recipe [codec]")
     raise ConfigError("the recipe's codec entry must be a codec name or a config mapping.")
