@@ -119,7 +119,15 @@ def test_encode_to_a_folder_or_a_wrong_suffix_fails_first(tmp_path, wav_file, ca
 
 def test_generate_to_a_wrong_suffix_fails_before_generating(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(tokgen, "load", lambda *a, **k: pytest.fail("loaded a model"))
-    argv = ["generate", "tta", "rain", "-o", str(tmp_path / "out.txt"), "--model", "tokgen-lm-debug"]
+    argv = [
+        "generate",
+        "tta",
+        "rain",
+        "-o",
+        str(tmp_path / "out.txt"),
+        "--model",
+        "tokgen-lm-debug",
+    ]
     assert "end in .wav" in cli_error(argv, capsys)
     assert list(tmp_path.iterdir()) == []
 

@@ -81,6 +81,15 @@ def builtin_task(name: str) -> TaskSpec:
     return BUILTIN_TASKS[name]
 
 
+def condition_meaning(task: str, condition: ConditionSpec) -> str:
+    """What ``condition`` means for ``task``: its own ``help``, or the built-in task's for
+    checkpoints saved before specs carried one ("" when neither says)."""
+    if condition.help or task not in BUILTIN_TASKS:
+        return condition.help
+    same = [c for c in BUILTIN_TASKS[task].conditions if c.name == condition.name]
+    return same[0].help if same else ""
+
+
 def load_task(path: str | Path) -> TaskSpec:
     """Read a task declared in YAML (see ``lm/tasks/``). Nothing global changes: a model
     trained on it keeps the spec in its checkpoint."""

@@ -17,7 +17,7 @@ from tokgen.errors import TokgenError
 
 GROUPS = [
     f"tokgen.cli.{name}"
-    for name in ("codec", "data", "fit", "train", "generate", "bench", "evaluate")
+    for name in ("codec", "data", "fit", "train", "generate", "bench", "evaluate", "demo")
 ]
 
 

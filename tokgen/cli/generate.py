@@ -14,7 +14,7 @@ from tokgen.checks import output_path
 from tokgen.cli.options import add_sampling_args, sampling_from
 from tokgen.conditions import ConditionSpec, condition_type
 from tokgen.errors import InvalidInputError
-from tokgen.tasks import BUILTIN_TASKS, TaskSpec
+from tokgen.tasks import BUILTIN_TASKS, TaskSpec, condition_meaning
 
 DEFAULT_MODEL = "tokgen-small"
 FREE_TEXT = ("text", "embedding")  # a condition named ``text`` of these types is positional
@@ -90,10 +90,7 @@ def _condition_help(task: str, condition: ConditionSpec) -> str:
     """What to pass: the spec's own words (or a built-in task's, for checkpoints saved
     before specs carried them), the type's, and how much audio the model reads."""
     ctype = condition_type(condition.type)
-    meaning = condition.help
-    if not meaning and task in BUILTIN_TASKS:
-        same = [c for c in BUILTIN_TASKS[task].conditions if c.name == condition.name]
-        meaning = same[0].help if same else ""
+    meaning = condition_meaning(task, condition)
     text = meaning or ctype.cli_help or ctype.help
     if meaning and ctype.cli_help:
         text += f": {ctype.cli_help}"

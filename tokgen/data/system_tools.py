@@ -27,6 +27,7 @@ PACKAGES: dict[str, str | Path] = {
     "fluidsynth": "fluidsynth",
     "fluid-soundfont-gm": SOUNDFONT,
     "sound-theme-freedesktop": FREEDESKTOP_SOUNDS,
+    "chromium": "chromium",  # the demo's headless-browser test
 }
 
 
