@@ -172,15 +172,31 @@ def test_generate_arguments_fail_only_with_tokgen_errors(model, seed, top_k, cfg
 
 
 def test_guidance_on_a_task_without_dropout_warns(model, wav_file):
+    import dataclasses
+    import warnings
+
+    from tokgen.pipeline import TokgenModel, debug_lm
+
+    lm = debug_lm()  # a model whose tts was trained without condition dropout
+    tts = lm.task_specs["tts"]
+    undroppable = tuple(dataclasses.replace(c, dropout=0.0) for c in tts.conditions)
+    lm.task_specs["tts"] = dataclasses.replace(tts, conditions=undroppable)
+    model = TokgenModel(lm, model.codec, "no-dropout")
     args = {"prompt_audio": str(wav_file), "duration": 0.3, "seed": 0}
     with pytest.warns(UserWarning, match="no effect"):
         guided = model.generate("tts", "Good morning.", cfg_scale=2.0, **args)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the default (None) is silent
         plain = model.generate("tts", "Good morning.", **args)
     assert torch.equal(guided.codes, plain.codes)  # nothing to guide against: unguided
+
+
+def test_guidance_changes_tts(model, wav_file):
+    """The built-in tts is trained with text and prompt dropout, so guidance acts on it."""
+    args = {"prompt_audio": str(wav_file), "duration": 0.6, "seed": 0, "temperature": 0}
+    plain = model.generate("tts", "Good morning.", cfg_scale=1.0, **args)
+    guided = model.generate("tts", "Good morning.", cfg_scale=3.0, **args)
+    assert not torch.equal(guided.codes, plain.codes)
 
 
 def test_the_progress_bar_ends_full(model, monkeypatch):

@@ -188,3 +188,21 @@ def test_a_yaml_task_with_new_condition_names_trains_and_generates(tokens, tmp_p
     with pytest.raises(SystemExit):
         main(["generate", "say", "--help", "--model", str(export)])
     assert re.search(r"--words WORDS\s+what to say", capsys.readouterr().out)
+
+
+def test_the_accelerator_script_tiny_mode_trains_two_steps_and_exports(tokens, tmp_path):
+    import subprocess
+
+    out = tmp_path / "out"
+    script = REPO / "scripts" / "train_on_accelerator.sh"
+    subprocess.run([str(script), "--tiny", str(tokens), str(out)], check=True, timeout=300)
+    assert "trained in" in (out / "train.log").read_text()
+    parts = sorted((out / "model").glob("model.safetensors.part-*"))
+    assert parts and all(p.stat().st_size <= 15 * 2**20 for p in parts)
+    joined = tmp_path / "joined"
+    joined.mkdir()
+    (joined / "config.json").write_bytes((out / "model" / "config.json").read_bytes())
+    (joined / "model.safetensors").write_bytes(b"".join(p.read_bytes() for p in parts))
+    trained = load_lm(out / "run" / "model").state_dict()
+    shipped = load_lm(joined).state_dict()
+    assert all(torch.allclose(trained[k], shipped[k], atol=1e-2, rtol=1e-2) for k in trained)

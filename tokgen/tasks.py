@@ -150,7 +150,9 @@ _BUILTINS = (
         description="transcript + a voice prompt -> speech in that voice",
         kinds=("speech",),
         conditions=(
-            ConditionSpec("text", "text", field="transcript", help="the words to speak"),
+            ConditionSpec(
+                "text", "text", field="transcript", dropout=0.1, help="the words to speak"
+            ),
             ConditionSpec(
                 "prompt_audio",
                 "audio",
@@ -158,6 +160,7 @@ _BUILTINS = (
                 window="random",
                 seconds=3.0,
                 same="voice",
+                dropout=0.1,
                 help="a few seconds of the voice to imitate",
             ),
         ),

@@ -41,6 +41,7 @@ class RunConfig:
     save_every: int = 500
     keep_checkpoints: int = 2
     mixed_precision: str = "no"  # accelerate's: no | fp16 | bf16 (bf16: faster on AMX CPUs)
+    max_minutes: float | None = None  # stop (checkpoint, export) after this wall time
 
     def __post_init__(self) -> None:
         if self.mixed_precision is False:  # YAML 1.1 reads a bare `no` as false

@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -187,7 +188,8 @@ class Trainer:
 
     # ---- loop ------------------------------------------------------------------------
     def fit(self, step_fn: StepFn, on_save: Callable[[Trainer], None] | None = None) -> int:
-        """Train until ``run.max_steps``; returns the final step. Resumes automatically."""
+        """Train until ``run.max_steps`` (or ``run.max_minutes`` of wall time, or a stop
+        signal: each ends with a checkpoint); returns the final step. Resumes automatically."""
         from tqdm.auto import tqdm
 
         self.resume()
@@ -200,6 +202,8 @@ class Trainer:
         batches = self._batches()
         for module in self.modules.values():
             module.train()
+        minutes = self.run.max_minutes
+        deadline = None if minutes is None else time.monotonic() + 60 * minutes
         with _stop_requests() as stop:
             while self.step < self.run.max_steps:
                 with self.accelerator.autocast():  # run.mixed_precision; on a CPU too
@@ -213,7 +217,9 @@ class Trainer:
                 if self.step % self.run.log_every == 0 or last:
                     self.accelerator.log(logs, step=self.step)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()})
-                stopping = self._agree(stop())
+                stopping = self._agree(
+                    stop() or (deadline is not None and time.monotonic() > deadline)
+                )
                 if self.step % self.run.save_every == 0 or last or stopping:
                     self.save()
                     if on_save is not None and self.accelerator.is_main_process:
