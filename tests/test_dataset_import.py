@@ -55,6 +55,7 @@ def test_ljspeech_rows_and_bad_rows(ljspeech, tmp_path):
     assert rows[1]["transcript"] == "Raw text only"  # no normalized column: the raw text
     assert first["voice"] == "LJSpeech-mini" and first["kind"] == "speech"
     assert first["class"] == "speech" and first["sample_rate"] == SR
+    assert first["engine"] == "imported"  # scored by `tokgen eval tts` like recorded speech
     assert first["duration"] == pytest.approx(0.8, abs=1e-3) and first["num_samples"] == 17_640
     assert (out.parent / first["path"]).resolve() == (ljspeech / "wavs" / "LJ001.wav").resolve()
     assert first["split"] in ("train", "valid")
@@ -144,3 +145,18 @@ def test_cli_exit_status_and_errors(ljspeech, tmp_path, capsys):
     assert "no known dataset layout" in capsys.readouterr().err
     with pytest.raises(InvalidInputError, match="valid_fraction"):
         import_dataset(ljspeech, out, valid_fraction=1.5)
+
+
+def test_the_example_voice_is_an_ljspeech_folder_that_imports(tmp_path):
+    """`tokgen data example-voice` renders the fine-tuning example's fixture (flite)."""
+    out = tmp_path / "voice"
+    assert main(["data", "example-voice", "--out", str(out), "--clips", "3"]) == 0
+    lines = (out / "metadata.csv").read_text().splitlines()
+    assert [line.split("|")[0] for line in lines] == ["EV0000", "EV0001", "EV0002"]
+    first = sf.info(str(out / "wavs" / "EV0000.wav"))
+    assert first.samplerate == 16_000 and first.duration > 0.5
+    report = import_dataset(out, tmp_path / "voice.jsonl", voice="awb", progress=False)
+    assert report.format == "ljspeech" and report.rows == 3 and not report.failures
+    before = (out / "metadata.csv").read_text()
+    assert main(["data", "example-voice", "--out", str(out), "--clips", "3"]) == 0  # a rerun
+    assert (out / "metadata.csv").read_text() == before

@@ -63,6 +63,12 @@ def cmd_data_import(args: argparse.Namespace) -> int:
     return report_failures(report.failures, shown=len(report.failures))
 
 
+def cmd_data_example_voice(args: argparse.Namespace) -> None:
+    from tokgen.data.example_voice import make_example_voice
+
+    print(make_example_voice(args.out, voice=args.voice, clips=args.clips, seed=args.seed))
+
+
 def cmd_data_real_speech(args: argparse.Namespace) -> None:
     from tokgen.data.real_speech import build_real_speech
 
@@ -157,6 +163,20 @@ def _add_real_speech(data_kinds: Any) -> None:
     p.set_defaults(func=cmd_data_real_speech)
 
 
+def _add_example_voice(data_kinds: Any) -> None:
+    """``tokgen data example-voice``."""
+    p = data_kinds.add_parser(
+        "example-voice",
+        help="a small LJSpeech-layout dataset (metadata.csv + wavs/) in a voice tokgen-small "
+        "never trained on: the fixture of the README's fine-tuning example; rerun to resume",
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--voice", default="flite-awb", help="a corpus voice id (default %(default)s)")
+    p.add_argument("--clips", type=int, default=120, help="sentences (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="sentence seed (default %(default)s)")
+    p.set_defaults(func=cmd_data_example_voice)
+
+
 def _add_noisy(data_kinds: Any) -> None:
     """``tokgen data noisy``."""
     p = data_kinds.add_parser(
@@ -177,5 +197,13 @@ def register(commands: Any) -> None:
     """Add this group's sub-commands to the ``tokgen`` parser."""
     data = commands.add_parser("data", help="build the synthetic corpus; tokenize manifests")
     data_kinds = data.add_subparsers(dest="kind", required=True, metavar="KIND")
-    for add in (_add_build, _add_tokenize, _add_import, _add_real_speech, _add_noisy):
+    adders = (
+        _add_build,
+        _add_tokenize,
+        _add_import,
+        _add_example_voice,
+        _add_real_speech,
+        _add_noisy,
+    )
+    for add in adders:
         add(data_kinds)

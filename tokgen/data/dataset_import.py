@@ -185,6 +185,7 @@ def check_candidate(candidate: Candidate, root: Path, max_seconds: float) -> dic
         "duration": round(clip.duration, 3),
         "num_samples": clip.num_samples,
         "sample_rate": clip.sample_rate,
+        "engine": "imported",  # recordings a user brought (the evaluation transcribes them)
     }
     if candidate.kind == "speech":
         row.update(

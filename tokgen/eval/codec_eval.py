@@ -38,9 +38,10 @@ if TYPE_CHECKING:
     from tokgen.codecs import Codec
 
 JUDGE_KINDS = ("music", "sound_event")
-ASR_ENGINES = ("flite", "festival", "human")
+ASR_ENGINES = ("flite", "festival", "human", "imported")
 """Speech pocketsphinx recognizes reliably: flite and festival voices (WER ≈ 0-0.2 on clean
-audio) and recorded human speech (``tokgen data real-speech``)."""
+audio), recorded human speech (``tokgen data real-speech``) and a user's own recordings
+(``tokgen data import``)."""
 
 SPEED_CLIP_SECONDS = 10.0
 SPEED_REPEATS = 3
