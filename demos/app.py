@@ -149,20 +149,12 @@ def _settings(model: TokgenModel, spec: TaskSpec) -> list[gr.components.Componen
     """Duration and the sampling options (the model's defaults), in a closed panel."""
     eos = spec.target.length == "eos"
     with gr.Accordion("Settings", open=False):
-        aligned = any(c.type == "audio" and c.window == "all" for c in spec.conditions)
-        default = (
-            "until the model ends it"
-            if eos
-            else "as long as the input"
-            if aligned
-            else (f"{DEFAULT_DURATION:g} s")
-        )
         duration = gr.Slider(
             0.0,
             model.config.max_duration,
             value=0.0,
             step=0.5,
-            label=f"{'longest duration' if eos else 'duration'} in s (0: {default})",
+            label=f"{'longest duration' if eos else 'duration'} in s (0: {_default_length(spec)})",
         )
         temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature (0: greedy)")
         top_k = gr.Slider(0, model.config.cardinality, value=0, step=1, label="top-k (0: off)")
@@ -170,6 +162,15 @@ def _settings(model: TokgenModel, spec: TaskSpec) -> list[gr.components.Componen
         cfg = gr.Slider(0.0, 10.0, value=0.0, step=0.5, label="CFG scale (0: the model's default)")
         seed = gr.Number(value=-1, precision=0, label="seed (-1: a random one)")
     return [duration, temperature, top_k, top_p, cfg, seed]
+
+
+def _default_length(spec: TaskSpec) -> str:
+    """How long a result is when the caller gives no duration."""
+    if spec.target.length == "eos":
+        return "until the model ends it"
+    if any(c.type == "audio" and c.window == "all" for c in spec.conditions):
+        return "as long as the input"
+    return f"{DEFAULT_DURATION:g} s"
 
 
 def _task_runner(model: TokgenModel, spec: TaskSpec, workdir: Path):
