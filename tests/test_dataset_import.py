@@ -133,6 +133,17 @@ def test_captions_layout_several_captions_per_file(tmp_path):
     assert rows["bell"]["kind"] == "sound_event"
 
 
+def test_captions_may_name_files_from_the_root_and_failures_say_why(tmp_path):
+    root = tmp_path / "sounds"
+    write_tone(root / "audio" / "rain.wav", seconds=1.0)
+    (root / "captions.csv").write_text("file,caption\naudio/rain.wav,rain on a tin roof\n")
+    report = import_dataset(root, tmp_path / "c.jsonl", progress=False)
+    assert report.rows == 1 and not report.failures
+    (root / "captions.csv").write_text("file,caption\nnowhere.wav,rain\n")
+    with pytest.raises(InvalidInputError, match=r"the first: nowhere: .*not found"):
+        import_dataset(root, tmp_path / "d.jsonl", progress=False)
+
+
 def test_cli_exit_status_and_errors(ljspeech, tmp_path, capsys):
     out = tmp_path / "lj.jsonl"
     assert main(["data", "import", str(ljspeech), "--out", str(out)]) == 1

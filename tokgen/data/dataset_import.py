@@ -140,8 +140,9 @@ def read_captions(src: Path) -> Iterator[Candidate]:
             texts = [v.strip() for k, v in row.items() if k and k.startswith("caption") and v]
             if name:
                 captions.setdefault(name, []).extend(t for t in texts if t)
-    for name, texts in captions.items():
-        yield Candidate(Path(name).stem, base / name, "sound_event", captions=texts)
+    for name, texts in captions.items():  # a path from the root, or a name in audio/
+        audio = src / name if (src / name).is_file() else base / name
+        yield Candidate(Path(name).stem, audio, "sound_event", captions=texts)
 
 
 def read_folder(src: Path, text_kind: str, voice: str | None) -> Iterator[Candidate]:
@@ -238,7 +239,8 @@ def import_dataset(
         seen.add(candidate.id)
         rows.append({**row, "split": split_of(candidate.id, valid_fraction)})
     if not rows:
-        raise InvalidInputError(f"{src}: no usable {fmt} rows ({len(failures)} failed).")
+        first = f"; the first: {failures[0].id}: {failures[0].reason}" if failures else ""
+        raise InvalidInputError(f"{src}: no usable {fmt} rows ({len(failures)} failed{first}).")
     atomic_write_text(out, "".join(json.dumps(row) + "\n" for row in rows))
     for split in ("train", "valid"):  # NAME.train.jsonl / NAME.valid.jsonl beside it
         part = [row for row in rows if row["split"] == split]
