@@ -33,8 +33,8 @@ from tokgen import audio as audio_io
 from tokgen.conditions import ConditionSpec
 from tokgen.errors import TokgenError
 from tokgen.eval.spectrogram import save_spectrograms
-from tokgen.pipeline import DEFAULT_DURATION, TokgenModel
-from tokgen.tasks import TaskSpec, condition_meaning
+from tokgen.pipeline import TokgenModel
+from tokgen.tasks import TaskSpec, condition_meaning, default_length
 
 ASSETS = Path(tokgen.__file__).parent / "assets"
 EXAMPLES = {  # task -> condition values from bundled assets
@@ -104,7 +104,7 @@ def launch(
         max_file_size=f"{limits.max_upload_mb}mb",
         theme=gr.themes.Default(font=LOCAL_FONTS, font_mono=["ui-monospace", "monospace"]),
         ssr_mode=False,
-        show_error=True,
+        show_error=False,  # only gr.Error messages reach the page, never a traceback
         **kw,
     )
 
@@ -154,7 +154,7 @@ def _settings(model: TokgenModel, spec: TaskSpec) -> list[gr.components.Componen
             model.config.max_duration,
             value=0.0,
             step=0.5,
-            label=f"{'longest duration' if eos else 'duration'} in s (0: {_default_length(spec)})",
+            label=f"{'longest duration' if eos else 'duration'} in s (0: {default_length(spec)})",
         )
         temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature (0: greedy)")
         top_k = gr.Slider(0, model.config.cardinality, value=0, step=1, label="top-k (0: off)")
@@ -164,20 +164,15 @@ def _settings(model: TokgenModel, spec: TaskSpec) -> list[gr.components.Componen
     return [duration, temperature, top_k, top_p, cfg, seed]
 
 
-def _default_length(spec: TaskSpec) -> str:
-    """How long a result is when the caller gives no duration."""
-    if spec.target.length == "eos":
-        return "until the model ends it"
-    if any(c.type == "audio" and c.window == "all" for c in spec.conditions):
-        return "as long as the input"
-    return f"{DEFAULT_DURATION:g} s"
-
-
 def _task_runner(model: TokgenModel, spec: TaskSpec, workdir: Path):
     names = [c.name for c in spec.conditions]
 
     def run(*values: Any, progress: gr.Progress = PROGRESS) -> tuple[str, str]:
         conditions = {n: v for n, v in zip(names, values) if v not in (None, "")}
+        missing = [c for c in spec.conditions if c.required and c.name not in conditions]
+        if missing:
+            what = condition_meaning(spec.name, missing[0]) or missing[0].name
+            raise gr.Error(f"{what}: this input is needed; fill it in (or upload or record it).")
         duration, temperature, top_k, top_p, cfg, seed = values[len(names) :]
         try:
             out = model.generate(
@@ -191,10 +186,10 @@ def _task_runner(model: TokgenModel, spec: TaskSpec, workdir: Path):
                 seed=None if seed is None or seed < 0 else int(seed),
                 progress=True,
             )
+            wav = out.audio[0, :, : out.lengths[0]]
+            return _outputs(workdir, spec.name, wav, out.sample_rate)
         except TokgenError as err:
             raise _page_error(err, values) from None
-        wav = out.audio[0, :, : out.lengths[0]]
-        return _outputs(workdir, spec.name, wav, out.sample_rate)
 
     return run
 
@@ -233,26 +228,26 @@ def _codec_tab(codec: Any, workdir: Path, model: TokgenModel) -> None:
             )
             codes = codec.encode(clip.samples, clip.sample_rate, num_codebooks=k)  # [1, k, F]
             wav = codec.decode(codes, length=clip.samples.shape[-1])[0]
+            text = (
+                f"{k} codebooks x {codes.shape[-1]} frames = {codes.numel()} tokens, "
+                f"{codec.bandwidth_for(k):g} kbps"
+            )
+            return (*_outputs(workdir, "codec", wav, codec.sample_rate), text)
         except TokgenError as err:
             raise _page_error(err, [path]) from None
-        text = (
-            f"{k} codebooks x {codes.shape[-1]} frames = {codes.numel()} tokens, "
-            f"{codec.bandwidth_for(k):g} kbps"
-        )
-        return (*_outputs(workdir, "codec", wav, codec.sample_rate), text)
 
     button.click(run, [upload, books], [audio, picture, info], api_name="codec")
     gr.Examples([[str(ASSETS / "sample_speech.wav")]], [upload])
 
 
 def _page_error(err: TokgenError, values: Any) -> gr.Error:
-    """The error as the page shows it: uploads named as the user named them, not by the
-    server's temporary path."""
+    """The error as the page shows it: uploads named as the user named them, and no
+    server path (the app's folders, the temp folder) in the text."""
     message = str(err)
     for value in values:
         if isinstance(value, str) and os.sep in value:
             message = message.replace(value, Path(value).name)
-    return gr.Error(message)
+    return gr.Error(message.replace(tempfile.gettempdir() + os.sep, ""))
 
 
 def _outputs(workdir: Path, stem: str, wav: torch.Tensor, sample_rate: int) -> tuple[str, str]:

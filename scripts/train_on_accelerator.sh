@@ -5,8 +5,8 @@
 #   scripts/train_on_accelerator.sh --tiny TOKENS OUT             # CPU: 2 steps of lm/tiny.yaml
 #
 # The token corpus the recipe names (data.tokens: tokens only, well under 64 MiB) and the
-# caption embeddings (RECIPE's run folder, caption_embeddings.*: computed here, so the
-# accelerator needs no caption encoder) travel with the working tree; wheels the machine
+# caption embeddings (RECIPE's run folder, caption_embeddings.*: computed on the CPU by any
+# start of the recipe, and copied here, so the accelerator needs no caption encoder) travel with the working tree; wheels the machine
 # lacks (soundfile, cffi, pycparser) go in .whl/ (see lm/README.md). OUT receives
 # model/ (config.json + the weights in fp16, split into parts under 15 MiB:
 # `cat model.safetensors.part-* > model.safetensors` joins them) and train.log. The run
@@ -28,9 +28,13 @@ else
   recipe=$1 out=$2 minutes=${3:-9} batch=${4:-64}
   python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU: use --tiny on a CPU')"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-  run_dir=$(python3 -c "from tokgen.training.config import load_lm_train_config as l; print(l('$recipe').run.out_dir)")
+  run_dir=$(python3 -c "import sys; from tokgen.training.config import load_lm_train_config as l; print(l(sys.argv[1]).run.out_dir)" "$recipe")
+  if ! compgen -G "$run_dir/caption_embeddings.*" >/dev/null; then
+    echo "no caption embeddings in $run_dir: start the recipe once on a CPU (tokgen train lm --config $recipe --set run.max_steps=0) and carry them" >&2
+    exit 2
+  fi
   mkdir -p "$out/run"
-  cp -n "$run_dir"/caption_embeddings.* "$out/run/" 2>/dev/null || true
+  cp -n "$run_dir"/caption_embeddings.* "$out/run/"
   settings=(--config "$recipe" --set run.mixed_precision=bf16 --set "data.batch_size=$batch"
             --set "run.max_minutes=$minutes" --set data.num_workers=8 --set run.save_every=500
             --set run.log_every=50)

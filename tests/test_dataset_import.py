@@ -10,6 +10,7 @@ import soundfile as sf
 
 from tokgen.cli import main
 from tokgen.data.dataset_import import detect_format, import_dataset, split_of
+from tokgen.data.example_voice import make_example_voice
 from tokgen.errors import InvalidInputError
 
 SR = 22_050
@@ -171,3 +172,5 @@ def test_the_example_voice_is_an_ljspeech_folder_that_imports(tmp_path):
     before = (out / "metadata.csv").read_text()
     assert main(["data", "example-voice", "--out", str(out), "--clips", "3"]) == 0  # a rerun
     assert (out / "metadata.csv").read_text() == before
+    with pytest.raises(InvalidInputError, match="was made with voice=flite-awb seed=0"):
+        make_example_voice(out, clips=3, seed=1, progress=False)

@@ -92,6 +92,8 @@ def test_bad_uploads_give_a_readable_error_and_the_app_keeps_serving(client, tmp
         assert "/tmp/gradio" not in str(caught.value)  # the user's file name, not ours
         with pytest.raises(AppError):
             client.predict(handle_file(str(path)), api_name="/codec")
+    with pytest.raises(AppError, match="this input is needed"):
+        client.predict("Hi.", None, api_name="/tts")  # no voice prompt
     audio, _ = client.predict("rain", api_name="/tta")
     read(audio)
 

@@ -166,8 +166,26 @@ def test_device(tmp_path):
 def test_generate_help_comes_from_the_model(capsys):
     with pytest.raises(SystemExit):
         main(["generate", "lass", "--help", "--model", "tokgen-lm-debug"])
-    text = capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert "the mixture to separate" in text and "at most 10 s" in text
     assert "a random one" in text and "lass: a text query" in text
     assert main(["generate", "karaoke", "--model", "tokgen-lm-debug", "-o", "x.wav"]) == 2
     assert "does ['continuation', 'lass', 'tta', 'tts']" in capsys.readouterr().err
+
+
+def test_a_type_without_a_slot_and_reserved_condition_names_are_refused():
+    class Slotless(DigitsCondition):
+        name = "slotless"
+        slot = None
+
+    with pytest.raises(ConfigError, match="needs a marker"):
+        register_condition_type(Slotless())
+    from tokgen.tasks import task_from_dict
+
+    for names in (["seed"], ["duration"], ["prompt_audio", "prompt"], ["two words"]):
+        raw = {
+            "name": "bad",
+            "conditions": [{"name": n, "type": "text", "field": "x"} for n in names],
+        }
+        with pytest.raises(ConfigError, match="identifiers and not"):
+            task_from_dict(raw)

@@ -133,7 +133,7 @@ def test_yaml_task(tmp_path):
         "target: {field: path, length: duration}\n"
     )
     spec = load_task(path)
-    assert spec.condition("audio").field == "noisy_path"
+    assert spec.conditions[0].name == "audio" and spec.conditions[0].field == "noisy_path"
     with pytest.raises(InvalidInputError, match="unknown task"):  # loading registers nothing
         builtin_task("enhance_test")
     path.write_text("name: broken\nconditions:\n  - {name: a, type: video, field: x}\n")

@@ -28,7 +28,14 @@ from tokgen.lm.config import LMConfig
 from tokgen.lm.generate import Budget, generate_codes
 from tokgen.lm.model import CodecLM
 from tokgen.lm.sampling import MAX_CFG_SCALE, SamplingParams, generators_for
-from tokgen.tasks import ConditionSpec, Sequence, TaskSpec, build_sequence
+from tokgen.tasks import (
+    DEFAULT_DURATION,
+    ConditionSpec,
+    Sequence,
+    TaskSpec,
+    build_sequence,
+    builtin_task,
+)
 from tokgen.text import TextFrontend
 
 PRETRAINED_DIR = hub.PRETRAINED_DIR
@@ -36,7 +43,6 @@ DEBUG_MODEL = "tokgen-lm-debug"
 INDEX_NAME = "model_index.json"  # names the parts of a model made of several
 PIPELINE_KIND = "tokgen-pipeline"
 MIN_AUDIO_SECONDS = 0.2
-DEFAULT_DURATION = 4.0
 DEFAULT_CFG_SCALE = 3.0  # where a task's conditions were trained with dropout
 MAX_CHARS_PER_SECOND = 30.0  # corpus speech runs at about 12-16 characters per second
 
@@ -413,9 +419,9 @@ def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
     """The tasks and limits of a model, from its ``config.json`` alone."""
     from tokgen.lm.checkpoint import read_lm_config, read_task_specs
 
-    if str(name_or_path) == DEBUG_MODEL:
-        lm = debug_lm()
-        return ModelInfo(dict(lm.task_specs), lm.config.max_duration)
+    if str(name_or_path) == DEBUG_MODEL:  # the built-in tasks, at LMConfig's defaults
+        config = LMConfig()
+        return ModelInfo({t: builtin_task(t) for t in config.tasks}, config.max_duration)
     path = model_dir(name_or_path)
     if (path / INDEX_NAME).is_file():
         path = path / _read_index(path)["lm"]

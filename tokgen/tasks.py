@@ -38,6 +38,11 @@ from tokgen.conditions import (
 from tokgen.errors import ConfigError, InvalidInputError
 
 LengthMode = Literal["eos", "duration"]
+DEFAULT_DURATION = 4.0  # seconds, for a task without an end token or an aligned input
+RESERVED_NAMES = frozenset(
+    {"task", "duration", "sample_rate", "temperature", "top_k", "top_p", "cfg_scale", "seed",
+     "use_cache", "progress", "model", "output", "help"}
+)  # generate() / CLI options: no condition may be called so  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,15 +66,6 @@ class TaskSpec:
     expand: str | None = None  # a list field: one example per element (``item.``)
     description: str = ""
 
-    def condition(self, name: str) -> ConditionSpec:
-        for spec in self.conditions:
-            if spec.name == name:
-                return spec
-        raise InvalidInputError(
-            f"task {self.name!r} has no condition {name!r}; it takes "
-            f"{[c.name for c in self.conditions]}."
-        )
-
 
 def builtin_task(name: str) -> TaskSpec:
     """The built-in task ``name`` (tts, tta, lass, continuation), or an error listing them."""
@@ -79,6 +75,15 @@ def builtin_task(name: str) -> TaskSpec:
             "in a YAML file, listed in a recipe's data.task_files)."
         )
     return BUILTIN_TASKS[name]
+
+
+def default_length(spec: TaskSpec) -> str:
+    """How long ``spec``'s result is when the caller gives no duration (for help texts)."""
+    if spec.target.length == "eos":
+        return "until the model ends it"
+    if any(c.type == "audio" and c.window == "all" for c in spec.conditions):
+        return "as long as the input audio"
+    return f"{DEFAULT_DURATION:g} s"
 
 
 def condition_meaning(task: str, condition: ConditionSpec) -> str:
@@ -127,6 +132,13 @@ def _check_spec(spec: TaskSpec, source: str = "task") -> None:
     names = [c.name for c in spec.conditions]
     if len(set(names)) != len(names):
         raise ConfigError(f"{source}: condition names must be unique, got {names}.")
+    aliases = {n.removesuffix("_audio") for n in names if n.endswith("_audio")}  # --prompt
+    clashes = sorted((set(names) & RESERVED_NAMES) | (aliases & set(names)))
+    if clashes or not all(n.isidentifier() for n in names):
+        raise ConfigError(
+            f"{source}: condition names must be Python identifiers and not {clashes or names} "
+            f"(taken by generate() or the CLI: {sorted(RESERVED_NAMES)}, and NAME for NAME_audio)."
+        )
     for c in spec.conditions:
         try:
             condition_type(c.type)

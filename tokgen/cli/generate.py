@@ -14,7 +14,7 @@ from tokgen.checks import output_path
 from tokgen.cli.options import add_sampling_args, sampling_from
 from tokgen.conditions import ConditionSpec, condition_type
 from tokgen.errors import InvalidInputError
-from tokgen.tasks import BUILTIN_TASKS, TaskSpec, condition_meaning
+from tokgen.tasks import BUILTIN_TASKS, TaskSpec, condition_meaning, default_length
 
 DEFAULT_MODEL = "tokgen-small"
 FREE_TEXT = ("text", "embedding")  # a condition named ``text`` of these types is positional
@@ -55,7 +55,7 @@ def task_parser(
     """The options of ``tokgen generate TASK`` from the task's spec."""
     parser = argparse.ArgumentParser(
         prog=f"tokgen generate {task}",
-        description=f"{task}: {spec.description or 'a task of ' + model_name}.",
+        description=_escape(f"{task}: {spec.description or 'a task of ' + model_name}."),
     )
     for condition in spec.conditions:
         text = _condition_help(task, condition)
@@ -67,14 +67,11 @@ def task_parser(
         if condition.name.endswith("_audio"):  # --prompt for prompt_audio
             flags.append(f"--{condition.name.removesuffix('_audio')}")
         parser.add_argument(*flags, dest=condition.name, required=condition.required, help=text)
-    if spec.target.length == "eos":
-        duration = "the longest the result may be (default: until the model ends it)"
-    else:
-        duration = "how long the result is (default: 4, or as long as an aligned input audio)"
     parser.add_argument(
         "--duration",
         type=float,
-        help=f"seconds: {duration}; at most {max_duration:g} s with {model_name}",
+        help=f"seconds (default: {default_length(spec)}); at most {max_duration:g} s with "
+        f"{model_name}",
     )
     parser.add_argument(
         "-o", "--output", required=True, help="output audio file (stem-i.wav per batch item)"
@@ -94,10 +91,15 @@ def _condition_help(task: str, condition: ConditionSpec) -> str:
     text = meaning or ctype.cli_help or ctype.help
     if meaning and ctype.cli_help:
         text += f": {ctype.cli_help}"
-    if condition.type == "audio" and condition.seconds:
-        part = {"head": "its last", "random": "its first"}.get(condition.window, "up to")
+    if condition.type == "audio" and condition.seconds and condition.window != "all":
+        part = {"head": "its last", "random": "its first"}.get(condition.window, "")
         text += f"; the model reads {part} {condition.seconds:g} s"
-    return text + ("" if condition.required else " (optional)")
+    return _escape(text + ("" if condition.required else " (optional)"))
+
+
+def _escape(text: str) -> str:
+    """``text`` as argparse help (which %-formats it)."""
+    return text.replace("%", "%%")
 
 
 def _peek_model(rest: list[str]) -> str:

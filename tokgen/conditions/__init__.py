@@ -27,6 +27,12 @@ CONDITION_TYPES: dict[str, ConditionType] = {}
 
 def register_condition_type(ctype: ConditionType) -> ConditionType:
     """Make ``ctype`` usable as a task condition's ``type``; its marker must be free."""
+    builtin = {int(Special.MARK_TEXT), int(Special.MARK_EMBEDDING), int(Special.MARK_AUDIO)}
+    if ctype.slot is None and ctype.marker not in builtin:
+        raise ConfigError(
+            f"condition type {ctype.name!r} needs a marker: set its class attribute `slot` "
+            "(0, 1, ...: a reserved marker id after the task ids)."
+        )
     taken = {
         (t.marker if t.slot is None else ("slot", t.slot)): n
         for n, t in CONDITION_TYPES.items()

@@ -40,6 +40,14 @@ def make_example_voice(
     if clips < 2:
         raise InvalidInputError(f"clips must be at least 2, got {clips}.")
     root = Path(out)
+    stamp, made_by = root / ".example-voice", f"voice={voice} seed={seed}\n"
+    if stamp.is_file() and stamp.read_text() != made_by:
+        raise InvalidInputError(
+            f"{root} was made with {stamp.read_text().strip()}, not {made_by.strip()}: "
+            "use another folder (or delete this one)."
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(made_by)
     texts = list(itertools.islice(unique_sentences(random.Random(seed), set()), clips))
     lines = []
     for i, text in enumerate(tqdm(texts, desc="render", unit="clip", disable=not progress)):

@@ -150,7 +150,7 @@ def load_codec_train_config(path: str | Path, overrides: list[str] = ()) -> Code
 class LMDataConfig:
     tokens: str  # a token corpus from `tokgen data tokenize` (with --with-sources for lass)
     tasks: dict[str, float] = field(default_factory=lambda: {"tts": 1.0})  # sampling ratios
-    task_files: list[str] = field(default_factory=list)  # YAML-declared tasks to register
+    task_files: list[str] = field(default_factory=list)  # YAML-declared tasks the model learns
     batch_size: int = 16
     num_workers: int = 0
 

@@ -149,6 +149,12 @@ def train_lm(config: LMTrainConfig) -> Path:
         )
     corpus.check_codec(load_codec(model.config.codec))  # stale tokens would train in vain
     out_dir = Path(config.run.out_dir)
+    unknown = sorted(set(config.data.tasks) - set(model.config.tasks))
+    if unknown:
+        raise ConfigError(
+            f"data.tasks names {unknown}, which the model does not have ({model.config.tasks}); "
+            "add them to model.tasks or drop them from data.tasks."
+        )
     specs = model.task_specs
     sources = [TaskExamples(specs[name], corpus, frontend) for name in config.data.tasks]
     captions = CaptionTable(set().union(*(s.strings() for s in sources)), out_dir / EMBEDDINGS_NAME)
