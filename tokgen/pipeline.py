@@ -417,7 +417,7 @@ class ModelInfo:
 
 def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
     """The tasks and limits of a model, from its ``config.json`` alone."""
-    from tokgen.lm.checkpoint import read_lm_config, read_task_specs
+    from tokgen.lm.checkpoint import read_lm_info
 
     if str(name_or_path) == DEBUG_MODEL:  # the built-in tasks, at LMConfig's defaults
         config = LMConfig()
@@ -425,7 +425,8 @@ def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
     path = model_dir(name_or_path)
     if (path / INDEX_NAME).is_file():
         path = path / _read_index(path)["lm"]
-    return ModelInfo(read_task_specs(path), read_lm_config(path).max_duration)
+    config, specs = read_lm_info(path)
+    return ModelInfo(specs, config.max_duration)
 
 
 def write_model_index(

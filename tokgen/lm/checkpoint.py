@@ -35,16 +35,12 @@ def load_lm(path: str | os.PathLike) -> CodecLM:
     return model.eval()
 
 
-def read_lm_config(path: str | os.PathLike) -> LMConfig:
-    """The :class:`LMConfig` of an LM checkpoint, read from its ``config.json`` alone."""
+def read_lm_info(path: str | os.PathLike) -> tuple[LMConfig, dict[str, TaskSpec]]:
+    """The :class:`LMConfig` and task specs of an LM checkpoint, from one read of its
+    ``config.json`` (no weights)."""
     config = hub.read_config(path)
-    _task_specs(config, path)  # checks the kind
-    return _lm_config(config, path)
-
-
-def read_task_specs(path: str | os.PathLike) -> dict[str, TaskSpec]:
-    """The task specs of an LM checkpoint, read from its ``config.json`` alone (no weights)."""
-    return _task_specs(hub.read_config(path), path)
+    specs = _task_specs(config, path)  # checks the kind first
+    return _lm_config(config, path), specs
 
 
 def _lm_config(config: dict, path: str | os.PathLike) -> LMConfig:
