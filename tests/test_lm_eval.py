@@ -81,8 +81,16 @@ def test_task_evaluations_run_on_the_debug_model(corpus, judge, task):
     model = tokgen.load("tokgen-lm-debug")
     if task == "lass":
         result = lm_eval.eval_lass(model, corpus, limit=1)
-        assert result.items == 2 and set(result.scores) == {"si_sdri", "ceiling_si_sdri"}
-        assert result.scores["ceiling_si_sdri"] != result.scores["si_sdri"]
+        assert result.items == 2 and set(result.scores) == {
+            "si_sdri",
+            "resynthesis_si_sdri",
+            "ceiling_mask_si_sdri",
+            "ceiling_resynthesis_si_sdri",
+            "ideal_mask_si_sdri",
+        }
+        scores = result.scores
+        assert scores["si_sdri"] != scores["resynthesis_si_sdri"]  # the mixture is masked
+        assert scores["ideal_mask_si_sdri"] > max(0.0, scores["ceiling_mask_si_sdri"])
         return
     run = {
         "tts": lm_eval.eval_tts,

@@ -47,12 +47,18 @@ def load_codec(name_or_path: str = "tokgen-codec-16k", **kwargs: Any) -> Codec:
     return _load_codec(name_or_path, **kwargs)
 
 
-def load(name_or_path: str = "tokgen-small", *, device: str | None = None) -> TokgenModel:
+def load(
+    name_or_path: str = "tokgen-small",
+    *,
+    device: str | None = None,
+    decoder: str | dict[str, Any] | None = None,
+) -> TokgenModel:
     """Load a generative model by name or directory, its LM on ``device`` (default the
-    CPU); see :func:`tokgen.pipeline.load`."""
+    CPU), optionally with another ``decoder`` (``"codec"``: separation resynthesizes
+    instead of masking the mixture); see :func:`tokgen.pipeline.load`."""
     from tokgen.pipeline import load as _load
 
-    return _load(name_or_path, device=device)
+    return _load(name_or_path, device=device, decoder=decoder)
 
 
 _DEFAULT_MODEL: dict[str, TokgenModel] = {}

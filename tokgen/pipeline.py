@@ -21,7 +21,7 @@ from tokgen import hub
 from tokgen.checks import number
 from tokgen.codecs import Codec
 from tokgen.conditions import ArgumentContext, condition_type
-from tokgen.decoders import CodecDecoder, Decoder, build_decoder
+from tokgen.decoders import DEFAULT_DECODER, Decoder, build_decoder
 from tokgen.errors import ConfigError, InvalidInputError, PretrainedNotFoundError
 from tokgen.lm.checkpoint import load_lm
 from tokgen.lm.config import LMConfig
@@ -67,8 +67,9 @@ class GenerationOutput:
 
 
 class TokgenModel:
-    """A codec LM with its codec (to read audio conditions), its decoder (codes -> audio,
-    the codec's by default) and text front end; see :meth:`generate`."""
+    """A codec LM with its codec (to read audio conditions), its decoder (codes -> audio;
+    by default the codec's, masking the mixture for separation) and text front end; see
+    :meth:`generate`."""
 
     def __init__(
         self,
@@ -87,7 +88,7 @@ class TokgenModel:
         self.device = resolve_device(device)
         self.lm = lm.eval().to(self.device)
         self.codec = codec
-        self.decoder = decoder or CodecDecoder(codec)
+        self.decoder = decoder or build_decoder({}, Path(), codec)
         self.name = name
         self.frontend = TextFrontend(max_tokens=lm.config.max_text_tokens)
 
@@ -170,6 +171,8 @@ class TokgenModel:
             progress=progress,
         )
         arguments = [{name: _pick(value, i) for name, value in given.items()} for i in range(batch)]
+        for item in arguments:  # what a decoder may need besides the conditions
+            item.update(task=task, **({} if sample_rate is None else {"sample_rate": sample_rate}))
         return self._decode(codes, arguments)
 
     def prefix(self, spec: TaskSpec, values: dict[str, Any]) -> Sequence:
@@ -356,20 +359,28 @@ def shipped_models() -> list[str]:
 
 
 def load(
-    name_or_path: str | os.PathLike = "tokgen-small", *, device: str | torch.device | None = None
+    name_or_path: str | os.PathLike = "tokgen-small",
+    *,
+    device: str | torch.device | None = None,
+    decoder: str | dict[str, Any] | None = None,
 ) -> TokgenModel:
     """A shipped model by name (``tokgen-small``), a model directory (an LM checkpoint, or
     parts named by a ``model_index.json``), or ``tokgen-lm-debug`` (a tiny random model on
-    the debug codec, for tests). ``device`` (``"cuda"``, ``"cpu"``) is where the LM runs."""
+    the debug codec, for tests). ``device`` (``"cuda"``, ``"cpu"``) is where the LM runs.
+    ``decoder`` replaces the model's decoder: a registered name (``"codec"``: separation
+    resynthesizes the source instead of masking the mixture) or ``{"type": name, ...}``."""
     from tokgen.codecs import load_codec
 
+    options = {"type": decoder} if isinstance(decoder, str) else decoder
     if str(name_or_path) == DEBUG_MODEL:
-        return TokgenModel(debug_lm(), load_codec("tokgen-codec-debug"), DEBUG_MODEL, device=device)
-    path = model_dir(name_or_path)
-    if (path / INDEX_NAME).is_file():
-        return _load_parts(path, str(name_or_path), device)
-    lm = load_lm(path)
-    return TokgenModel(lm, load_codec(lm.config.codec), str(name_or_path), device=device)
+        lm, path, index = debug_lm(), Path(), {}
+    else:
+        path = model_dir(name_or_path)
+        index = _read_index(path) if (path / INDEX_NAME).is_file() else {}
+        lm = load_lm(path / index["lm"] if index else path)
+    codec = load_codec(lm.config.codec)
+    chosen = build_decoder(options or index.get("decoder") or {}, path, codec)
+    return TokgenModel(lm, codec, str(name_or_path), decoder=chosen, device=device)
 
 
 def debug_lm() -> CodecLM:
@@ -433,8 +444,9 @@ def write_model_index(
     path: str | os.PathLike, *, lm: str = "lm", decoder: dict[str, Any] | None = None
 ) -> Path:
     """Write ``model_index.json``: a model of parts, the LM in subfolder ``lm`` and the
-    decoder ``{"type": name, ...options}`` (the codec's own when None)."""
-    index = {"kind": PIPELINE_KIND, "lm": lm, "decoder": decoder or {"type": "codec"}}
+    decoder ``{"type": name, ...options}`` (:data:`~tokgen.decoders.DEFAULT_DECODER` when
+    None)."""
+    index = {"kind": PIPELINE_KIND, "lm": lm, "decoder": decoder or {"type": DEFAULT_DECODER}}
     target = Path(path) / INDEX_NAME
     hub.atomic_write_text(target, json.dumps(index, indent=2) + "\n")
     return target
@@ -448,13 +460,3 @@ def _read_index(path: Path) -> dict[str, Any]:
             "under 'lm' (see tokgen.pipeline.write_model_index)."
         )
     return index
-
-
-def _load_parts(path: Path, name: str, device: str | torch.device | None) -> TokgenModel:
-    from tokgen.codecs import load_codec
-
-    index = _read_index(path)
-    lm = load_lm(path / index["lm"])
-    codec = load_codec(lm.config.codec)
-    decoder = build_decoder(index.get("decoder") or {}, path, codec)
-    return TokgenModel(lm, codec, name, decoder=decoder, device=device)

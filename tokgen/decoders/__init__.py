@@ -2,10 +2,23 @@
 
 from tokgen.decoders.base import (
     DECODERS,
+    DEFAULT_DECODER,
     CodecDecoder,
     Decoder,
     build_decoder,
     register_decoder,
 )
+from tokgen.decoders.mask import MaskDecoder, apply_mask
 
-__all__ = ["DECODERS", "CodecDecoder", "Decoder", "build_decoder", "register_decoder"]
+register_decoder("mask", lambda options, folder, codec: MaskDecoder(codec, **options))
+
+__all__ = [
+    "DECODERS",
+    "DEFAULT_DECODER",
+    "CodecDecoder",
+    "Decoder",
+    "MaskDecoder",
+    "apply_mask",
+    "build_decoder",
+    "register_decoder",
+]

@@ -1,9 +1,10 @@
 """The decoder seam: what turns a model's target codes into audio.
 
-A model makes codes ``[K, F]``; a :class:`Decoder` makes the waveform. The default is the
-codec's own decoder (:class:`CodecDecoder`); a diffusion decoder or a mask-based separator
-is another class plus one :func:`register_decoder` line, named by a checkpoint's
-``model_index.json``.
+A model makes codes ``[K, F]``; a :class:`Decoder` makes the waveform. The default,
+``mask`` (:class:`tokgen.decoders.mask.MaskDecoder`), is the codec's own decoder
+(``codec``, :class:`CodecDecoder`) except for separation, where the decoded source masks
+the mixture. Another decoder (a diffusion decoder, say) is one class plus one
+:func:`register_decoder` line, named by a checkpoint's ``model_index.json``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class Decoder:
 
     def decode(self, codes: torch.Tensor, arguments: dict[str, Any]) -> torch.Tensor:
         """``codes [K, F]`` of one item -> audio ``[C, F * hop_length]``. ``arguments`` are
-        the item's conditions as the caller gave them (a mixture's audio, a caption...)."""
+        the item's conditions as the caller gave them (a mixture's audio, a caption...),
+        plus ``task`` (its name) and ``sample_rate`` when the caller gave one."""
         raise NotImplementedError
 
 
@@ -47,6 +49,7 @@ class CodecDecoder(Decoder):
 # name -> factory(options from model_index.json, the checkpoint folder, the model's codec)
 DecoderFactory = Callable[[dict[str, Any], Path, Codec], Decoder]
 DECODERS: dict[str, DecoderFactory] = {}
+DEFAULT_DECODER = "mask"
 
 
 def register_decoder(name: str, factory: DecoderFactory) -> None:
@@ -55,8 +58,9 @@ def register_decoder(name: str, factory: DecoderFactory) -> None:
 
 
 def build_decoder(options: dict[str, Any], folder: Path, codec: Codec) -> Decoder:
-    """The decoder ``options["type"]`` names (``codec`` when none), built from ``options``."""
-    name = options.get("type", "codec")
+    """The decoder ``options["type"]`` names (:data:`DEFAULT_DECODER` when none), built from
+    ``options``."""
+    name = options.get("type", DEFAULT_DECODER)
     if name not in DECODERS:
         raise ConfigError(
             f"{folder}: unknown decoder {name!r}; known: {sorted(DECODERS)}. Register it with "

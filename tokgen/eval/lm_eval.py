@@ -6,8 +6,9 @@
   gives the generated clip the voice it gives the prompt.
 * tta: the judge's class accuracy on audio generated from each clip's caption, and the
   Fréchet distance of judge embeddings between generated and real clips.
-* lass: SI-SDR improvement of the separated source over the mixture, next to the ceiling
-  the codec allows (the true source after encode and decode).
+* lass: SI-SDR improvement of the separated source over the mixture (masked and
+  resynthesized), next to the ceilings the codec allows (the true source after encode and
+  decode) and the ideal ratio mask.
 * continuation: how often the judge gives the continuation the class (and, for speech,
   the voice) it gives the prompt.
 """
@@ -25,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tokgen.data.manifest import read_manifest
+from tokgen.decoders import apply_mask
 from tokgen.eval import metrics
 from tokgen.eval.codec_eval import ASR_ENGINES
 from tokgen.eval.judge import AudioJudge, frechet_distance, load_mono
@@ -156,38 +158,39 @@ def eval_lass(
     seed: int = 0,
     **sampling: Any,
 ) -> TaskEvalResult:
+    """SI-SDR improvement over the mixture of: the model's output (``si_sdri``: its decoder,
+    by default the mixture masked by the generated source), the generated codes resynthesized
+    by the codec (``resynthesis_si_sdri``), the true source through the codec, masked and
+    resynthesized (``ceiling_mask_si_sdri``, ``ceiling_resynthesis_si_sdri``: what a perfect
+    model could reach), and the ideal ratio mask of the true source (``ideal_mask_si_sdri``)."""
     root = Path(manifest).parent
     rows = _rows(manifest, ("mixture",), limit)
-    codec = model.codec
+    codec, rate = model.codec, model.sample_rate
     per_item = []
     for i, row in enumerate(tqdm(rows, desc="eval lass")):
-        mixture = load_mono(root / row["path"], model.sample_rate)
+        mixture = load_mono(root / row["path"], rate)
         for j, source in enumerate(row["sources"]):
-            truth = load_mono(root / source["path"], model.sample_rate)
-            out = model.generate(
-                "lass",
-                source["query"],
-                audio=(mixture, model.sample_rate),
-                seed=seed + i,
-                **sampling,
-            )
-            estimate = _fit(_mono(out), truth.shape[0])
-            ceiling = codec.decode(codec.encode(truth, model.sample_rate), length=truth.shape[0])[
-                0, 0
-            ]
-            base = metrics.si_sdr(truth, _fit(mixture, truth.shape[0]))
-            per_item.append(
-                {
-                    "id": f"{row['id']}/{j}",
-                    "query": source["query"],
-                    "si_sdri": metrics.si_sdr(truth, estimate) - base,
-                    "ceiling_si_sdri": metrics.si_sdr(truth, ceiling) - base,
-                }
-            )
-    scores = {
-        "si_sdri": statistics.mean(p["si_sdri"] for p in per_item),
-        "ceiling_si_sdri": statistics.mean(p["ceiling_si_sdri"] for p in per_item),
-    }
+            truth = load_mono(root / source["path"], rate)
+            length = truth.shape[0]
+            mix = _fit(mixture, length)
+            out = model.generate("lass", source["query"], audio=(mixture, rate), seed=seed + i,
+                                 **sampling)  # fmt: skip
+            frames = out.lengths[0] // codec.hop_length
+            resynthesis = codec.decode(out.codes[:1, :, :frames], length=length)[0, 0]
+            coded = codec.decode(codec.encode(truth, rate), length=length)[0, 0]
+            estimates = {
+                "si_sdri": _fit(_mono(out), length),
+                "resynthesis_si_sdri": resynthesis,
+                "ceiling_mask_si_sdri": apply_mask(coded[None], mix[None])[0],
+                "ceiling_resynthesis_si_sdri": coded,
+                "ideal_mask_si_sdri": apply_mask(truth[None], mix[None])[0],
+            }
+            base = metrics.si_sdr(truth, mix)
+            item = {"id": f"{row['id']}/{j}", "query": source["query"]}
+            item.update({k: metrics.si_sdr(truth, est) - base for k, est in estimates.items()})
+            per_item.append(item)
+    names = [k for k in per_item[0] if k.endswith("si_sdri")] if per_item else []
+    scores = {k: statistics.mean(p[k] for p in per_item) for k in names}
     return TaskEvalResult("lass", len(per_item), scores, per_item)
 
 

@@ -1,0 +1,88 @@
+"""Separation by masking: the generated source shapes a time-frequency mask that is applied
+to the mixture's own STFT (the mixture's phase), instead of resynthesizing the source.
+
+A codec that keeps no phase (the parametric ``tokgen-codec-16k``) cannot copy the
+waveform of a source out of a mixture, but its magnitudes can say which bins of the
+mixture belong to the source. For tasks without a mixture the codec decodes as usual.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import torch
+
+from tokgen import audio as audio_io
+from tokgen.codecs import Codec
+from tokgen.decoders.base import CodecDecoder
+from tokgen.errors import ConfigError
+
+MaskKind = Literal["ratio", "wiener"]
+DEFAULT_INPUTS = {"lass": "audio"}  # task -> the condition that holds its mixture
+EPS = 1e-8
+
+
+def apply_mask(
+    source: torch.Tensor, mixture: torch.Tensor, *, n_fft: int = 512, kind: MaskKind = "ratio"
+) -> torch.Tensor:
+    """Keep of ``mixture [C, T]`` what ``source [C, T]`` (an estimate of one of its sources)
+    says is there: per STFT bin, ``ratio`` = min(|S| / |X|, 1), or ``wiener`` =
+    |S|^2 / (|S|^2 + max(|X| - |S|, 0)^2). Returns ``[C, T]`` with the mixture's phase."""
+    length = mixture.shape[-1]
+    window = torch.hann_window(n_fft, device=mixture.device)
+
+    def stft(x: torch.Tensor) -> torch.Tensor:  # [C, T] -> [C, bins, frames]
+        return torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True)
+
+    s, x = stft(source).abs(), stft(mixture)
+    if kind == "ratio":
+        mask = (s / (x.abs() + EPS)).clamp(max=1.0)
+    elif kind == "wiener":
+        rest = (x.abs() - s).clamp(min=0.0)
+        mask = s**2 / (s**2 + rest**2 + EPS)
+    else:
+        raise ConfigError(f"mask kind must be 'ratio' or 'wiener', got {kind!r}.")
+    return torch.istft(x * mask, n_fft, n_fft // 4, window=window, length=length)
+
+
+class MaskDecoder(CodecDecoder):
+    """The codec's decoder, and for tasks in ``inputs`` (task -> the condition holding the
+    mixture) the decoded source turned into a mask on that mixture (:func:`apply_mask`)."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        *,
+        inputs: dict[str, str] | None = None,
+        n_fft: int = 512,
+        kind: MaskKind = "ratio",
+    ) -> None:
+        super().__init__(codec)
+        if kind not in ("ratio", "wiener") or n_fft < 16:
+            raise ConfigError(f"mask decoder: kind 'ratio' or 'wiener' and n_fft >= 16, got "
+                              f"{kind!r}, {n_fft}.")  # fmt: skip
+        self.inputs = dict(DEFAULT_INPUTS if inputs is None else inputs)
+        self.n_fft = n_fft
+        self.kind: MaskKind = kind
+
+    def decode(self, codes: torch.Tensor, arguments: dict[str, Any]) -> torch.Tensor:
+        source = super().decode(codes, arguments)  # [C, T]
+        name = self.inputs.get(arguments.get("task", ""))
+        if name is None or arguments.get(name) is None:
+            return source
+        mixture = self.mixture(arguments[name], arguments.get("sample_rate"), source.shape[-1])
+        return apply_mask(source, mixture, n_fft=self.n_fft, kind=self.kind)
+
+    def mixture(self, value: Any, sample_rate: int | None, length: int) -> torch.Tensor:
+        """The caller's mixture (path, tensor, tuple) at the codec's rate, cut or zero-padded
+        to ``length`` samples: ``[C, length]``."""
+        clip = audio_io.load(
+            value,
+            None if isinstance(value, (str, os.PathLike, tuple)) else sample_rate,
+            target_sample_rate=self.sample_rate,
+            channels=self.channels,
+            max_seconds=None,
+        )
+        wav = clip.samples[0, :, :length]  # [C, T]
+        return torch.nn.functional.pad(wav, (0, length - wav.shape[-1]))
