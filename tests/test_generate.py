@@ -136,11 +136,16 @@ def test_unknown_model_and_untrained_task(model):
 def test_bench_tts_runs_side_by_side(model):
     from tokgen.eval.bench import bench_tts, format_lm_table
 
-    results = bench_tts(model, seconds=0.2, repeats=1, batch=2)
-    assert [r.setting for r in results] == [
-        "kv cache, batch 1",
-        "no cache, batch 1",
-        "kv cache, batch 2",
+    bench = bench_tts(model, seconds=0.2, repeats=1, batch=2, busy=True)
+    assert [r.setting for r in bench.rows] == [
+        "LM, kv cache, batch 1",
+        "LM, no cache, batch 1",
+        "LM, kv cache, batch 2",
+        "LM + decode, batch 1",
+        "generate(), batch 1",
+        "LM, kv cache, batch 1, one core busy",
+        "generate(), batch 1, one core busy",
     ]
-    assert results[0].relative == 1.0 and all(r.speedup > 0 for r in results)
-    assert "x realtime" in format_lm_table(results, 0.2)
+    assert bench.rows[0].relative == 1.0 and all(r.speedup > 0 for r in bench.rows)
+    assert bench.bandwidth_gbs > 0.1 and bench.ar_weight_mb > 0 and bench.bound_speedup > 0
+    assert "x realtime" in format_lm_table(bench)

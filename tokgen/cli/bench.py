@@ -31,8 +31,10 @@ def cmd_bench_tts(args: argparse.Namespace) -> None:
 
     torch.manual_seed(0)
     model = from_recipe(args.recipe) if args.recipe else load(args.model)
-    results = bench_tts(model, seconds=args.seconds, repeats=args.repeats, batch=args.batch)
-    print(format_lm_table(results, args.seconds))
+    bench = bench_tts(
+        model, seconds=args.seconds, repeats=args.repeats, batch=args.batch, busy=args.busy
+    )
+    print(format_lm_table(bench))
 
 
 def cmd_bench_f0(args: argparse.Namespace) -> None:
@@ -57,13 +59,20 @@ def register(commands: Any) -> None:
     p.add_argument("--json", help="also write the results here")
     p.set_defaults(func=cmd_bench_codec)
     p = bench_kinds.add_parser(
-        "tts", help="TTS speed: KV cache vs none at batch 1, and batch throughput, side by side"
+        "tts",
+        help="TTS speed side by side: the LM with and without KV cache, batched, with "
+        "decoding, generate() end to end, the bandwidth bound (and --busy)",
     )
     p.add_argument("--model", default="tokgen-small", help="model name or directory")
     p.add_argument("--recipe", help="time a random model with an LM recipe's sizes instead")
     p.add_argument("--seconds", type=float, default=3.0, help="audio to generate (default 3)")
     p.add_argument("--batch", type=int, default=8, help="batch of the throughput row (default 8)")
     p.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3)")
+    p.add_argument(
+        "--busy",
+        action="store_true",
+        help="also time the batch-1 rows while another process keeps one core busy",
+    )
     p.set_defaults(func=cmd_bench_tts)
     about = (
         "F0 trackers inside the parametric codec's WORLD analysis: speed and unquantized "

@@ -1,5 +1,6 @@
 """Speed, measured side by side in one interleaved run: codecs (encode and decode), F0
-trackers inside the parametric codec, and TTS generation (KV cache vs none, batching)."""
+trackers inside the parametric codec, and TTS generation (LM alone with and without the KV
+cache, batching, decoding, generate() end to end, a busy core, the bandwidth bound)."""
 
 from __future__ import annotations
 
@@ -125,54 +126,126 @@ class LMSpeed:
     relative: float  # speedup / the first setting's
 
 
+@dataclass
+class TTSBench:
+    """``tokgen bench tts``: the settings side by side, and the memory-bandwidth bound of
+    the AR loop (each step reads the AR weights once; nothing else is counted)."""
+
+    rows: list[LMSpeed]
+    seconds: float
+    ar_weight_mb: float  # AR transformer + head, as stored (fp32)
+    bandwidth_gbs: float  # measured: a large tensor copy, bytes read + written per second
+    bound_speedup: float  # x realtime at batch 1 if a step cost only reading the AR weights
+
+
+def memory_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
+    """GB/s of a large tensor copy (read + write), the best of ``repeats``."""
+    src = torch.ones(megabytes * 2**20 // 4)
+    dst = torch.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        dst.copy_(src)
+        best = min(best, time.perf_counter() - start)
+    return 2 * src.numel() * 4 / best / 1e9
+
+
+def _busy_core(stop: object) -> None:  # a process that keeps one core busy
+    while not stop.is_set():  # type: ignore[attr-defined]
+        sum(i * i for i in range(10_000))
+
+
 def bench_tts(
     model: TokgenModel,
     *,
     seconds: float = 3.0,
     repeats: int = 3,
     batch: int = 8,
-) -> list[LMSpeed]:
-    """Time TTS of a ``seconds``-long target (AR + NAR + codec decode) side by side:
-    batch 1 with the KV cache, batch 1 without it, and ``batch`` items with it.
+    busy: bool = False,
+) -> TTSBench:
+    """Time TTS of a ``seconds``-long target side by side, in interleaved rounds: the LM
+    alone (AR + NAR) with the KV cache, without it, and at ``batch`` items; the LM plus the
+    codec's decoding; and ``generate()`` end to end (prompt encoding, text front end, LM,
+    decoding) on the bundled speech clip. With ``busy``, the batch-1 rows are timed again
+    while another process keeps one core busy.
 
-    The end token is held back so every run makes exactly ``seconds`` of audio; the voice
-    prompt is 3 s of fixed random codes (encoding it is not timed).
+    The LM rows hold the end token back so every run makes exactly ``seconds`` of audio;
+    ``generate()`` may end earlier, and its speed counts the audio it made.
     """
+    import multiprocessing
+
+    from tokgen import audio as audio_io
     from tokgen.lm.generate import Budget, generate_codes
     from tokgen.lm.sampling import generators_for
 
     config = model.config
     frames = round(seconds * config.frame_rate)
-    prompt = torch.randint(
-        0, config.cardinality, (config.num_codebooks, round(3 * config.frame_rate)),
-        generator=torch.Generator().manual_seed(0),
-    )  # fmt: skip
-    text = model.frontend.encode("The quick brown fox jumps over the lazy dog.")
-    prefix = model.prefix(model.task("tts"), {"text": text, "prompt_audio": prompt})
+    sentence = "The quick brown fox jumps over the lazy dog."
+    clip = audio_io.load(audio_io.SAMPLE_SPEECH, duration=3.0)
+    prompt = model.codec.encode(clip.samples, clip.sample_rate)[0, : config.num_codebooks]
+    prefix = model.prefix(model.task("tts"), {"text": model.frontend.encode(sentence),
+                                              "prompt_audio": prompt})  # fmt: skip
     budget = Budget(frames, stop_at_eos=True, min_frames=frames)
-    settings = [("kv cache, batch 1", 1, True), ("no cache, batch 1", 1, False)]
-    settings.append((f"kv cache, batch {batch}", batch, True))
 
-    def run(n: int, cache: bool) -> None:
+    def lm(n: int, cache: bool = True) -> float:
         codes = generate_codes(
             model.lm, [prefix] * n, [budget] * n, generators_for(0, n), use_cache=cache
         )
-        model.codec.decode(torch.stack(codes))
+        return n * seconds if codes else 0.0
 
-    run(1, True)  # warm-up
-    times: list[list[float]] = [[] for _ in settings]
-    for _ in range(repeats):
-        for i, (_, n, cache) in enumerate(settings):
+    def lm_and_decode() -> float:
+        codes = generate_codes(model.lm, [prefix], [budget], generators_for(0, 1))
+        model.codec.decode(torch.stack(codes))
+        return seconds
+
+    def end_to_end() -> float:
+        out = model.generate("tts", sentence, prompt_audio=(clip.samples[0], clip.sample_rate),
+                             duration=seconds, seed=0, cfg_scale=1.0)  # fmt: skip
+        return out.lengths[0] / out.sample_rate
+
+    settings = [
+        ("LM, kv cache, batch 1", 1, lambda: lm(1)),
+        ("LM, no cache, batch 1", 1, lambda: lm(1, cache=False)),
+        (f"LM, kv cache, batch {batch}", batch, lambda: lm(batch)),
+        ("LM + decode, batch 1", 1, lm_and_decode),
+        ("generate(), batch 1", 1, end_to_end),
+    ]
+    busy_settings = [(f"{name}, one core busy", n, run) for name, n, run in settings
+                     if name in ("LM, kv cache, batch 1", "generate(), batch 1")] if busy else []  # fmt: skip
+    end_to_end()  # warm-up (loads what generate() loads once)
+    spent: dict[str, list[float]] = {name: [] for name, _, _ in settings + busy_settings}
+    made: dict[str, float] = {}
+
+    def time_round(group: list) -> None:
+        for name, _, run in group:
             start = time.perf_counter()
-            run(n, cache)
-            times[i].append(time.perf_counter() - start)
-    results = []
-    for (name, n, _), spent in zip(settings, times):
-        median = statistics.median(spent)
-        results.append(LMSpeed(name, n, median, n * seconds / median, 1.0))
-    for result in results:
-        result.relative = result.speedup / results[0].speedup
-    return results
+            made[name] = run()
+            spent[name].append(time.perf_counter() - start)
+
+    for _ in range(repeats):
+        time_round(settings)
+        if busy_settings:
+            stop = multiprocessing.Event()
+            worker = multiprocessing.Process(target=_busy_core, args=(stop,), daemon=True)
+            worker.start()
+            time.sleep(0.2)
+            time_round(busy_settings)
+            stop.set()
+            worker.join()
+    rows = []
+    for name, n, _ in settings + busy_settings:
+        median = statistics.median(spent[name])
+        rows.append(LMSpeed(name, n, median, made[name] / median, 1.0))
+    for row in rows:
+        row.relative = row.speedup / rows[0].speedup
+    ar_bytes = sum(
+        p.numel() * p.element_size()
+        for part in (model.lm.ar, model.lm.ar_head)
+        for p in part.parameters()
+    )
+    bandwidth = memory_bandwidth()
+    bound = bandwidth * 1e9 / ar_bytes / config.frame_rate
+    return TTSBench(rows, seconds, ar_bytes / 2**20, bandwidth, bound)
 
 
 def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
@@ -187,11 +260,21 @@ def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
     return TokgenModel(lm, load_codec(lm.config.codec, pretrained=False), f"random {recipe}")
 
 
-def format_lm_table(results: list[LMSpeed], seconds: float) -> str:
-    lines = [f"TTS of {seconds:g} s of audio (AR + NAR + decode), medians of interleaved rounds"]
-    lines.append(f"{'setting':<20} {'median s':>9} {'x realtime':>11} {'relative':>9}")
-    for r in results:
-        lines.append(f"{r.setting:<20} {r.median_s:>9.3f} {r.speedup:>11.2f} {r.relative:>9.2f}")
+def format_lm_table(bench: TTSBench) -> str:
+    lines = [
+        f"TTS of {bench.seconds:g} s of audio, medians of interleaved rounds",
+        "",
+        "| setting | median s | x realtime | relative |",
+        "| :-- | --: | --: | --: |",
+    ]
+    for r in bench.rows:
+        lines.append(f"| {r.setting} | {r.median_s:.3f} | {r.speedup:.2f} | {r.relative:.2f} |")
+    lines += [
+        "",
+        f"Bound: the AR weights ({bench.ar_weight_mb:.1f} MiB) read once per 20 ms frame at "
+        f"the measured copy bandwidth ({bench.bandwidth_gbs:.1f} GB/s) allow "
+        f"{bench.bound_speedup:.0f}x realtime at batch 1.",
+    ]
     return "\n".join(lines)
 
 
@@ -207,7 +290,10 @@ class TrackerScores:
 
 
 def bench_f0_trackers(
-    manifest: str, *, limit: int = 20, trackers: tuple[str, ...] = ("dio", "dio-plain", "harvest")
+    manifest: str,
+    *,
+    limit: int = 20,
+    trackers: tuple[str, ...] = ("dio-praat", "dio", "dio-plain", "harvest"),
 ) -> list[TrackerScores]:
     """Speed and quality of F0 trackers on the first ``limit`` flite/festival speech rows.
 
