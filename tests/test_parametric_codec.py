@@ -82,6 +82,20 @@ def test_f0_codebook_tracks_pitch_and_voicing(fitted):
     assert (low[0, pitch, -8:] == 0).all()  # the noise tail is unvoiced
 
 
+def test_octave_check_moves_a_halved_f0_up_to_the_tone():
+    from tokgen.codecs.world_vocoder import WorldSettings, _octave_check, track_f0
+
+    x = voice(1.0, 200.0, 0).astype(np.float64)
+    f0, t = track_f0(x, WorldSettings(), "dio")
+    voiced = f0 > 0
+    assert np.median(f0[voiced]) == pytest.approx(200, rel=0.05)
+    settings = WorldSettings()
+    halved = _octave_check(x, f0 / 2, t, settings)  # DIO's error on some recorded voices
+    assert np.median(halved[voiced]) == pytest.approx(200, rel=0.05)
+    assert (halved[~voiced] == 0).all()
+    np.testing.assert_array_equal(_octave_check(x, f0, t, settings), f0)  # right: untouched
+
+
 def test_latent_roundtrip_keeps_a_tone(fitted):
     codec, _, _ = fitted
     wav = torch.from_numpy(voice(1.0, 200.0, 3))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from tokgen.codecs.base import Codec, CodecOutput
-from tokgen.codecs.world_vocoder import WorldSettings, analyze, synthesize
+from tokgen.codecs.world_vocoder import F0_TRACKERS, WorldSettings, analyze, synthesize
 from tokgen.errors import ConfigError
 
 Slot = tuple[str, int]  # ("residual", stage) or ("pitch", latent column of ln F0)
@@ -41,6 +41,7 @@ class ParametricConfig:
     f0_floor: float = 50.0  # analysis range (DIO)
     f0_ceil: float = 1100.0
     dio_allowed_range: float = 0.3
+    f0_tracker: str = "dio-praat"  # DIO with its octave checked by Praat (see track_f0)
     f0_min: float = 40.0  # quantizer range (log-uniform)
     f0_max: float = 2000.0
     aperiodicity_weight: float = 0.5  # weight of the ln-aperiodicity bands in k-means distance
@@ -55,6 +56,8 @@ class ParametricConfig:
             raise ConfigError(
                 f"parametric codec needs n_q >= {least} and bins >= 2, got {self.n_q}, {self.bins}."
             )
+        if self.f0_tracker not in F0_TRACKERS:
+            raise ConfigError(f"f0_tracker must be one of {F0_TRACKERS}, got {self.f0_tracker!r}.")
         if not 0 < self.f0_min < self.f0_max:
             raise ConfigError(f"f0_min must be below f0_max, got {self.f0_min}, {self.f0_max}.")
 
@@ -68,6 +71,7 @@ class ParametricConfig:
             f0_ceil=self.f0_ceil,
             dio_allowed_range=self.dio_allowed_range,
             second_pitch=self.second_pitch,
+            f0_tracker=self.f0_tracker,
         )
 
     @property

@@ -41,6 +41,8 @@ SECOND_PITCH_RESIDUAL = 0.3  # share of the frame's energy left after notching F
 SECOND_PITCH_HARMONICITY = 0.75  # share of that residual on the second series' harmonics
 SECOND_PITCH_MIN_FRAMES = 5
 AP_FLOOR = 1e-3
+F0_TRACKERS = ("dio", "dio-praat", "dio-plain", "harvest")  # see track_f0
+PRAAT_PITCH_FLOOR = 60.0  # Hz; Praat's window is 3 periods of it (50 ms)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class WorldSettings:
     f0_ceil: float = 1100.0
     dio_allowed_range: float = 0.3
     second_pitch: bool = False
+    f0_tracker: str = "dio-praat"  # see track_f0
 
     @property
     def fft_size(self) -> int:
@@ -127,9 +130,11 @@ def track_f0(
 ) -> tuple[np.ndarray, np.ndarray]:
     """F0 in Hz (0 = unvoiced) and frame times ``[N]`` on the 20 ms grid.
 
-    ``tracker``: ``"dio"`` (the codec's: DIO on 5 ms + StoneMask, every 4th frame, voicing
-    cleaned), ``"dio-plain"`` (DIO at 20 ms, no refinement, WORLD's defaults) or
-    ``"harvest"`` (about 40x slower); the latter two exist to measure the choice.
+    ``tracker``: ``"dio"`` (DIO on 5 ms + StoneMask, every 4th frame, voicing cleaned),
+    ``"dio-praat"`` (the shipped codec's: the same, each frame moved up an octave where
+    Praat's autocorrelation pitch is about twice DIO's), ``"dio-plain"`` (DIO at 20 ms, no
+    refinement, WORLD's defaults) or ``"harvest"`` (about 40x slower); the latter two
+    exist to measure the choice.
     """
     pw = _require_pyworld()
     fs = settings.sample_rate
@@ -138,7 +143,7 @@ def track_f0(
         f0, t = pw.harvest(x, fs, frame_period=settings.frame_ms, **limits)
     elif tracker == "dio-plain":
         f0, t = pw.dio(x, fs, frame_period=settings.frame_ms, **limits)
-    elif tracker == "dio":
+    elif tracker in ("dio", "dio-praat"):
         step = round(settings.frame_ms / ANALYSIS_MS)
         f0, t = pw.dio(
             x, fs, frame_period=ANALYSIS_MS, allowed_range=settings.dio_allowed_range, **limits
@@ -146,22 +151,48 @@ def track_f0(
         f0, t = pw.stonemask(x, f0, t, fs)[::step], t[::step]
         voiced = _clean_voicing(f0 > 0)
         f0 = np.where(voiced, np.exp(_fill_log_f0(f0, voiced, settings.f0_floor)), 0.0)
+        if tracker == "dio-praat":
+            f0 = _octave_check(x, f0, t, settings)
     else:
-        raise ValueError(f"unknown F0 tracker {tracker!r}")
+        raise ValueError(f"unknown F0 tracker {tracker!r}; known: {F0_TRACKERS}")
     return np.ascontiguousarray(f0), np.ascontiguousarray(t)
 
 
+def _octave_check(
+    x: np.ndarray, f0: np.ndarray, t: np.ndarray, settings: WorldSettings
+) -> np.ndarray:
+    """``f0 [N]`` at times ``t``, moved up an octave where Praat's autocorrelation pitch
+    says about twice (1.7-2.3x). DIO locks onto half the F0 of some recorded voices for
+    whole words; Praat rarely does (issue 11: real-speech PESQ). The other direction is
+    left alone: where Praat says half, it is more often Praat that errs (1-2% of the
+    synthetic voices' frames, costing WER), and the recorded voice gains nothing from it."""
+    import parselmouth  # praat-parselmouth, a declared dependency
+
+    step = ANALYSIS_MS / 1000  # Praat's frames on DIO's 5 ms grid (20 ms steps: worse)
+    pitch = parselmouth.Sound(x, settings.sample_rate).to_pitch_ac(
+        time_step=step,
+        pitch_floor=max(settings.f0_floor, PRAAT_PITCH_FLOOR),
+        pitch_ceiling=settings.f0_ceil,
+        octave_cost=0.01,
+    )
+    times, praat = pitch.xs(), pitch.selected_array["frequency"]
+    nearest = np.clip(np.round((t - times[0]) / step).astype(int), 0, len(times) - 1)
+    reference = np.where(np.abs(times[nearest] - t) <= step, praat[nearest], 0.0)
+    ratio = np.where((f0 > 0) & (reference > 0), reference / np.maximum(f0, 1e-9), 1.0)
+    return np.where((ratio > 1.7) & (ratio < 2.3), 2 * f0, f0)
+
+
 def analyze(
-    x: np.ndarray, frames: int, settings: WorldSettings, tracker: str = "dio"
+    x: np.ndarray, frames: int, settings: WorldSettings, tracker: str | None = None
 ) -> np.ndarray:
     """Mono float audio ``[T]`` -> parameters ``[frames, D]`` (frame ``i`` centred at ``i*hop``).
 
-    ``tracker`` is for measuring alternatives only (see :func:`track_f0`); the codec uses DIO.
+    ``tracker`` overrides ``settings.f0_tracker``, to measure alternatives (see :func:`track_f0`).
     """
     pw = _require_pyworld()
     fs = settings.sample_rate
     x = np.ascontiguousarray(x, dtype=np.float64)  # WORLD keeps digital silence finite
-    f0, t = track_f0(x, settings, tracker)
+    f0, t = track_f0(x, settings, tracker or settings.f0_tracker)
     voiced = f0 > 0
     log_f0 = _fill_log_f0(f0, voiced, settings.f0_floor)
     fft_size = settings.fft_size
