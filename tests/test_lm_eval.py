@@ -69,6 +69,24 @@ def test_judge_trains_saves_and_scores(corpus, judge):
     assert result.class_accuracy >= 0.75  # three well-separated tones after 200 steps
 
 
+def test_noise_floor_augmentation_adds_noise_at_the_asked_level(corpus, judge):
+    import random
+
+    from tokgen.eval.judge import add_noise_floor
+
+    silent = torch.zeros(64, 16_000)
+    out = add_noise_floor(silent, (-60.0, -50.0), random.Random(0), share=0.5)
+    levels = 10 * torch.log10(out.pow(2).mean(1).clamp(min=1e-20))
+    noisy = levels > -100
+    assert 16 < int(noisy.sum()) < 48  # about half the items
+    assert ((levels[noisy] > -60.5) & (levels[noisy] < -49.5)).all()
+    again = add_noise_floor(silent, (-60.0, -50.0), random.Random(0), share=0.5)
+    torch.testing.assert_close(out, again)  # seeded
+    clean = judge_accuracy(load_judge(judge), corpus)
+    loud = judge_accuracy(load_judge(judge), corpus, noise_db=-10.0)
+    assert loud.clips == clean.clips and loud.class_accuracy <= clean.class_accuracy
+
+
 def test_frechet_distance():
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(400, 4, generator=g), torch.randn(400, 4, generator=g)

@@ -27,17 +27,25 @@ def cmd_train_lm(args: argparse.Namespace) -> None:
 
 
 def cmd_train_judge(args: argparse.Namespace) -> None:
-    from tokgen.eval.judge import judge_accuracy, train_judge
+    from tokgen.eval.judge import NOISE_FLOOR_DB, judge_accuracy, train_judge
 
-    judge = train_judge(args.manifest, args.out, steps=args.steps, batch_size=args.batch_size)
+    judge = train_judge(
+        args.manifest,
+        args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        noise_floor=NOISE_FLOOR_DB if args.noise_floor else None,
+    )
     print(f"judge written to {args.out}")
     if args.test:
-        result = judge_accuracy(judge, args.test)
-        print(
-            f"real test clips: class accuracy {result.class_accuracy:.3f} over "
-            f"{result.clips} clips / {result.classes_seen} classes; voice accuracy "
-            f"{result.voice_accuracy:.3f} over {result.voice_clips} clips of known voices"
-        )
+        for noise_db in (None, -60.0):
+            result = judge_accuracy(judge, args.test, noise_db=noise_db)
+            print(
+                f"real test clips{'' if noise_db is None else f' + white noise at {noise_db:g} dBFS'}"
+                f": class accuracy {result.class_accuracy:.3f} over {result.clips} clips / "
+                f"{result.classes_seen} classes; voice accuracy {result.voice_accuracy:.3f} "
+                f"over {result.voice_clips} clips of known voices"
+            )
 
 
 def register(commands: Any) -> None:
@@ -65,5 +73,13 @@ def register(commands: Any) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
     p.add_argument("--batch-size", type=int, default=32, help="clips per step (default 32)")
-    p.add_argument("--test", help="also report accuracy on this (test) manifest's real clips")
+    p.add_argument(
+        "--test",
+        help="also report accuracy on this (test) manifest's real clips, clean and with noise",
+    )
+    p.add_argument(
+        "--noise-floor",
+        action="store_true",
+        help="add a random white/pink noise floor (-90 to -40 dBFS) to half the training crops",
+    )
     p.set_defaults(func=cmd_train_judge)
