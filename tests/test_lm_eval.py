@@ -109,6 +109,7 @@ def test_task_evaluations_run_on_the_debug_model(corpus, judge, task):
         scores = result.scores
         assert scores["si_sdri"] != scores["resynthesis_si_sdri"]  # the mixture is masked
         assert scores["ideal_mask_si_sdri"] > max(0.0, scores["ceiling_mask_si_sdri"])
+        assert [len(panels) for _, panels in result.examples] == [4, 4]
         return
     run = {
         "tts": lm_eval.eval_tts,
@@ -125,6 +126,7 @@ def test_task_evaluations_run_on_the_debug_model(corpus, judge, task):
     assert set(result.scores) == expected
     assert all(v == v for v in result.scores.values())  # no NaN
     assert task in lm_eval.format_result(result)
+    assert result.examples and all(len(panels) >= 2 for _, panels in result.examples)
 
 
 def test_eval_cli(corpus, judge, tmp_path, capsys):
@@ -133,3 +135,7 @@ def test_eval_cli(corpus, judge, tmp_path, capsys):
     assert main([*argv, "--judge", str(judge), "--limit", "2", "--json", str(out)]) == 0
     assert "class_accuracy" in capsys.readouterr().out
     assert json.loads(out.read_text())["task"] == "tta"
+    report = (tmp_path / "tta.md").read_text()
+    pictures = sorted(tmp_path.glob("tta-*.png"))
+    assert len(pictures) == 2 and "| class_accuracy |" in report  # --limit 2: two items
+    assert all(f"]({p.name})" in report for p in pictures)

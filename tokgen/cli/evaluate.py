@@ -45,7 +45,8 @@ def cmd_eval_task(args: argparse.Namespace) -> None:
         result = run(model, load_judge(args.judge), args.manifest, **options)
     print(lm_eval.format_result(result))
     if args.json:
-        Path(args.json).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+        written = lm_eval.write_report(result, args.json)
+        print(f"wrote {written[0]}, the report {written[-1]} and {len(written) - 2} picture(s)")
 
 
 def register(commands: Any) -> None:
@@ -96,5 +97,9 @@ def register(commands: Any) -> None:
             )
         p.add_argument("--limit", type=int, help="evaluate the first N items only")
         add_sampling_args(p, seed=0)
-        p.add_argument("--json", help="also write the scores (per item too) here")
+        p.add_argument(
+            "--json",
+            help="also write the scores (per item too) here, and next to it a Markdown report "
+            "with spectrograms of the first items",
+        )
         p.set_defaults(func=cmd_eval_task)

@@ -35,6 +35,10 @@ from tokgen.pipeline import TokgenModel
 CONTINUATION_PROMPT_SECONDS = 2.0
 CONTINUATION_SECONDS = 3.0
 TTA_SECONDS = 4.0
+EXAMPLES = 3  # items pictured in a report
+
+
+Panel = tuple[str, torch.Tensor]  # (title, mono audio [T]) of a spectrogram picture
 
 
 @dataclass
@@ -43,9 +47,18 @@ class TaskEvalResult:
     items: int
     scores: dict[str, float]  # the summary numbers
     per_item: list[dict[str, Any]] = field(default_factory=list)
+    # the first EXAMPLES items as (item id, panels), for the report's pictures
+    examples: list[tuple[str, list[Panel]]] = field(default_factory=list, repr=False)
+    sample_rate: int = 16_000
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k not in ("examples", "sample_rate")}
+
+
+def _keep(examples: list[tuple[str, list[Panel]]], item_id: str, panels: list[Panel]) -> None:
+    """Keep ``panels`` of ``item_id`` for the report while fewer than EXAMPLES are kept."""
+    if len(examples) < EXAMPLES:
+        examples.append((item_id, [(title, wav.detach().cpu()) for title, wav in panels]))
 
 
 def _rows(
@@ -83,7 +96,7 @@ def eval_tts(
     rng = random.Random(seed)
     items = [r for r in rows if len(by_voice[r["voice"]]) > 1][:limit]
     transcriber = metrics.Transcriber()
-    per_item, generated, real, references = [], [], [], []
+    per_item, generated, real, references, examples = [], [], [], [], []
     for i, row in enumerate(tqdm(items, desc="eval tts")):
         prompt = rng.choice([r for r in by_voice[row["voice"]] if r is not row])
         out = model.generate(
@@ -96,9 +109,12 @@ def eval_tts(
         wav = _mono(out)
         prompt_wav = load_mono(root / prompt["path"], judge.config.sample_rate)
         (_, voices, emb) = judge.judge([wav, prompt_wav])
+        recording = load_mono(root / row["path"], 16_000)
         generated.append(transcriber.transcribe(wav, model.sample_rate))
-        real.append(transcriber.transcribe(load_mono(root / row["path"], 16_000), 16_000))
+        real.append(transcriber.transcribe(recording, 16_000))
         references.append(row["transcript"])
+        panels = [("voice prompt", prompt_wav), ("generated", wav), ("real recording", recording)]
+        _keep(examples, row["id"], panels)
         per_item.append(
             {
                 "id": row["id"],
@@ -114,7 +130,7 @@ def eval_tts(
         "voice_similarity": statistics.mean(p["voice_similarity"] for p in per_item),
         "same_voice_rate": statistics.mean(float(p["same_voice"]) for p in per_item),
     }
-    return TaskEvalResult("tts", len(items), scores, per_item)
+    return TaskEvalResult("tts", len(items), scores, per_item, examples, model.sample_rate)
 
 
 def eval_tta(
@@ -131,13 +147,15 @@ def eval_tta(
         manifest, ("music", "sound_event"), limit, keep=lambda r: r["class"] in judge.config.classes
     )
     rng = random.Random(seed)
-    per_item, generated, real = [], [], []
+    per_item, generated, real, examples = [], [], [], []
     for i, row in enumerate(tqdm(rows, desc="eval tta")):
         caption = rng.choice(row["captions"])
         out = model.generate("tta", caption, duration=TTA_SECONDS, seed=seed + i, **sampling)
         generated.append(_mono(out))
         real.append(load_mono(root / row["path"], judge.config.sample_rate))
         per_item.append({"id": row["id"], "caption": caption, "class": row["class"]})
+        _keep(examples, row["id"], [(f"generated: {caption}", generated[-1]),
+                                    (f"a real clip: {row['class']}", real[-1])])  # fmt: skip
     classes, _, gen_emb = judge.judge(generated)
     _, _, real_emb = judge.judge(real)
     for item, predicted in zip(per_item, classes):
@@ -147,7 +165,7 @@ def eval_tta(
         "classes": float(len({p["class"] for p in per_item})),
         "frechet_distance": frechet_distance(gen_emb, real_emb),
     }
-    return TaskEvalResult("tta", len(rows), scores, per_item)
+    return TaskEvalResult("tta", len(rows), scores, per_item, examples, model.sample_rate)
 
 
 def eval_lass(
@@ -166,7 +184,7 @@ def eval_lass(
     root = Path(manifest).parent
     rows = _rows(manifest, ("mixture",), limit)
     codec, rate = model.codec, model.sample_rate
-    per_item = []
+    per_item, examples = [], []
     for i, row in enumerate(tqdm(rows, desc="eval lass")):
         mixture = load_mono(root / row["path"], rate)
         for j, source in enumerate(row["sources"]):
@@ -189,9 +207,13 @@ def eval_lass(
             item = {"id": f"{row['id']}/{j}", "query": source["query"]}
             item.update({k: metrics.si_sdr(truth, est) - base for k, est in estimates.items()})
             per_item.append(item)
+            panels = [("mixture", mix), (f"true source: {source['query']}", truth),
+                      ("separated (masked)", estimates["si_sdri"]),
+                      ("resynthesized", resynthesis)]  # fmt: skip
+            _keep(examples, item["id"], panels)
     names = [k for k in per_item[0] if k.endswith("si_sdri")] if per_item else []
     scores = {k: statistics.mean(p[k] for p in per_item) for k in names}
-    return TaskEvalResult("lass", len(per_item), scores, per_item)
+    return TaskEvalResult("lass", len(per_item), scores, per_item, examples, rate)
 
 
 def eval_continuation(
@@ -211,7 +233,7 @@ def eval_continuation(
         limit,
         keep=lambda r: r["duration"] >= CONTINUATION_PROMPT_SECONDS + 0.5,
     )
-    per_item, prompts, continuations = [], [], []
+    per_item, prompts, continuations, examples = [], [], [], []
     for i, row in enumerate(tqdm(rows, desc="eval continuation")):
         prompt = load_mono(root / row["path"], rate)[: round(CONTINUATION_PROMPT_SECONDS * rate)]
         out = model.generate(
@@ -224,6 +246,7 @@ def eval_continuation(
         prompts.append(prompt)
         continuations.append(_mono(out))
         per_item.append({"id": row["id"], "kind": row["kind"]})
+        _keep(examples, row["id"], [("prompt", prompt), ("continuation", continuations[-1])])
     prompt_classes, prompt_voices, _ = judge.judge(prompts)
     classes, voices, _ = judge.judge(continuations)
     for k, item in enumerate(per_item):
@@ -232,7 +255,7 @@ def eval_continuation(
             same = same and voices[k] == prompt_voices[k]
         item["consistent"] = same
     scores = {"consistency": statistics.mean(float(p["consistent"]) for p in per_item)}
-    return TaskEvalResult("continuation", len(per_item), scores, per_item)
+    return TaskEvalResult("continuation", len(per_item), scores, per_item, examples, rate)
 
 
 def _fit(wav: torch.Tensor, length: int) -> torch.Tensor:
@@ -240,6 +263,28 @@ def _fit(wav: torch.Tensor, length: int) -> torch.Tensor:
     if wav.shape[0] >= length:
         return wav[:length]
     return torch.nn.functional.pad(wav, (0, length - wav.shape[0]))
+
+
+def write_report(result: TaskEvalResult, json_path: str | Path) -> list[Path]:
+    """Write the scores as JSON at ``json_path``, and next to it a Markdown report
+    (``NAME.md``: the table and the pictures) with one spectrogram PNG per kept example
+    (``NAME-ITEM.png``). Returns the paths written."""
+    import json
+
+    from tokgen.eval.spectrogram import save_spectrograms
+
+    path = Path(json_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    lines = [f"# tokgen eval {result.task}", "", format_result(result), ""]
+    written = [path]
+    for item_id, panels in result.examples:
+        picture = path.with_name(f"{path.stem}-{item_id.replace('/', '-')}.png")
+        written.append(save_spectrograms(picture, panels, result.sample_rate))
+        lines += [f"**{item_id}**", "", f"![{item_id}]({picture.name})", ""]
+    report = path.with_suffix(".md")
+    report.write_text("\n".join(lines))
+    return [*written, report]
 
 
 def format_result(result: TaskEvalResult) -> str:
