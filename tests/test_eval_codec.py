@@ -255,6 +255,11 @@ def test_cli_prints_the_table_and_writes_json(manifest, tmp_path, capsys):
     written = json.loads(out.read_text())
     assert written["codec"] == "tokgen-codec-debug" and len(written["items"]) == 2
     assert written["speed"]["clip_seconds"] == 2.0
+    kinds = {item["kind"] for item in written["items"]}
+    pictures = sorted(tmp_path.glob("eval-*.png"))  # one item per kind, original | decoded
+    assert (
+        len(pictures) == len(kinds) and "| **overall** | 2 |" in (tmp_path / "eval.md").read_text()
+    )
     assert main(["eval", "codec", "--codec", "tokgen-codec-debug", "--manifest", "none.jsonl"]) == 2
     assert "manifest none.jsonl not found" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 from tokgen.cli.options import add_codec_args, add_sampling_args, load_codec_from, sampling_from
@@ -24,7 +22,17 @@ def cmd_eval_codec(args: argparse.Namespace) -> None:
     )
     print(format_markdown(result))
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2))
+        from tokgen.eval.report import write_report
+
+        written = write_report(
+            args.json,
+            result.to_dict(),
+            format_markdown(result),
+            title=f"tokgen eval codec {result.codec}",
+            examples=result.examples,
+            sample_rate=result.sample_rate,
+        )
+        print(f"wrote {written[0]}, the report {written[-1]} and {len(written) - 2} picture(s)")
 
 
 def cmd_eval_task(args: argparse.Namespace) -> None:
@@ -77,7 +85,11 @@ def register(commands: Any) -> None:
         "--judge", default="tokgen-judge", help="audio judge for music/events (default %(default)s)"
     )
     p.add_argument("--no-judge", action="store_true", help="skip the judge")
-    p.add_argument("--json", help="also write the results (per item too) here")
+    p.add_argument(
+        "--json",
+        help="also write the results (per item too) here, and next to it a Markdown report "
+        "with spectrograms of one item per kind",
+    )
     p.set_defaults(func=cmd_eval_codec)
     described = {
         "tts": "WER of generated speech vs the real recordings, voice similarity (judge)",

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from tokgen import audio as audio_io
 from tokgen.data.manifest import read_manifest
 from tokgen.errors import InvalidInputError
-from tokgen.eval import metrics
+from tokgen.eval import metrics, report
 
 if TYPE_CHECKING:
     from tokgen.codecs import Codec
@@ -148,10 +148,14 @@ class CodecEvalResult:
     recognition: JudgeSummary | None  # None without music / sound events or without a judge
     speed: SpeedSummary
     items: list[ItemScores]
+    # the first item of each kind: (id, [("original", [T]), ("decoded", [T])]), for pictures
+    examples: list[report.Example] = dataclasses.field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; NaN scores become ``None`` (JSON has no NaN)."""
-        return _finite_or_none(dataclasses.asdict(self))
+        data = dataclasses.asdict(dataclasses.replace(self, examples=[]))
+        del data["examples"]
+        return _finite_or_none(data)
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -227,7 +231,12 @@ def evaluate_codec(
 
         audio_judge = load_judge(judge)
     rows = tqdm(items, desc=f"eval {codec.name}", unit="clip", disable=not progress)
-    scores = [_score_item(codec, item, count, transcriber, audio_judge) for item in rows]
+    scores, examples = [], []
+    for item in rows:
+        score, ref, est = _score_item(codec, item, count, transcriber, audio_judge)
+        if score.kind not in {s.kind for s in scores}:
+            examples.append((f"{score.kind} {score.id}", [("original", ref), ("decoded", est)]))
+        scores.append(score)
     kinds = sorted({s.kind for s in scores})
     return CodecEvalResult(
         codec=codec.name,
@@ -243,6 +252,7 @@ def evaluate_codec(
         recognition=_summarize_judged(scores, {i.id: i.label for i in items}),
         speed=measure_speed(codec, items, count, seconds=speed_seconds),
         items=scores,
+        examples=examples,
     )
 
 
@@ -260,7 +270,8 @@ def _score_item(
     num_codebooks: int,
     transcriber: metrics.Transcriber | None,
     judge: Any | None,
-) -> ItemScores:
+) -> tuple[ItemScores, torch.Tensor, torch.Tensor]:
+    """The item's scores, and its original and decoded audio (channel means ``[T]``)."""
     clip = _load(codec, item)  # [1, C, T]
     codes = codec.encode(clip, num_codebooks=num_codebooks)  # [1, K, F]
     decoded = codec.decode(codes, length=clip.num_samples)  # [1, C, T]
@@ -278,7 +289,7 @@ def _score_item(
     judged = None
     if judge is not None and _judged(item):
         judged = tuple(judge.judge(_at_rate([ref, est], rate, judge.config.sample_rate))[0])
-    return ItemScores(
+    scores = ItemScores(
         id=item.id,
         kind=item.kind,
         duration=clip.duration,
@@ -288,6 +299,7 @@ def _score_item(
         speech=speech,
         judged=judged,
     )
+    return scores, ref, est
 
 
 def _at_rate(wavs: list[torch.Tensor], rate: int, target: int) -> list[torch.Tensor]:

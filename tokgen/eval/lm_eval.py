@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from tokgen.data.manifest import read_manifest
 from tokgen.decoders import apply_mask
-from tokgen.eval import metrics
+from tokgen.eval import metrics, report
 from tokgen.eval.codec_eval import ASR_ENGINES
 from tokgen.eval.judge import AudioJudge, frechet_distance, load_mono
 from tokgen.pipeline import TokgenModel
@@ -38,9 +38,6 @@ TTA_SECONDS = 4.0
 EXAMPLES = 3  # items pictured in a report
 
 
-Panel = tuple[str, torch.Tensor]  # (title, mono audio [T]) of a spectrogram picture
-
-
 @dataclass
 class TaskEvalResult:
     task: str
@@ -48,14 +45,14 @@ class TaskEvalResult:
     scores: dict[str, float]  # the summary numbers
     per_item: list[dict[str, Any]] = field(default_factory=list)
     # the first EXAMPLES items as (item id, panels), for the report's pictures
-    examples: list[tuple[str, list[Panel]]] = field(default_factory=list, repr=False)
+    examples: list[report.Example] = field(default_factory=list, repr=False)
     sample_rate: int = 16_000
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k not in ("examples", "sample_rate")}
 
 
-def _keep(examples: list[tuple[str, list[Panel]]], item_id: str, panels: list[Panel]) -> None:
+def _keep(examples: list[report.Example], item_id: str, panels: list[report.Panel]) -> None:
     """Keep ``panels`` of ``item_id`` for the report while fewer than EXAMPLES are kept."""
     if len(examples) < EXAMPLES:
         examples.append((item_id, [(title, wav.detach().cpu()) for title, wav in panels]))
@@ -266,25 +263,16 @@ def _fit(wav: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def write_report(result: TaskEvalResult, json_path: str | Path) -> list[Path]:
-    """Write the scores as JSON at ``json_path``, and next to it a Markdown report
-    (``NAME.md``: the table and the pictures) with one spectrogram PNG per kept example
-    (``NAME-ITEM.png``). Returns the paths written."""
-    import json
-
-    from tokgen.eval.spectrogram import save_spectrograms
-
-    path = Path(json_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
-    lines = [f"# tokgen eval {result.task}", "", format_result(result), ""]
-    written = [path]
-    for item_id, panels in result.examples:
-        picture = path.with_name(f"{path.stem}-{item_id.replace('/', '-')}.png")
-        written.append(save_spectrograms(picture, panels, result.sample_rate))
-        lines += [f"**{item_id}**", "", f"![{item_id}]({picture.name})", ""]
-    report = path.with_suffix(".md")
-    report.write_text("\n".join(lines))
-    return [*written, report]
+    """The scores as JSON at ``json_path`` and, next to it, ``NAME.md`` with the table and
+    a spectrogram PNG per kept example (:func:`tokgen.eval.report.write_report`)."""
+    return report.write_report(
+        json_path,
+        result.as_dict(),
+        format_result(result),
+        title=f"tokgen eval {result.task}",
+        examples=result.examples,
+        sample_rate=result.sample_rate,
+    )
 
 
 def format_result(result: TaskEvalResult) -> str:
