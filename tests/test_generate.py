@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -131,6 +132,26 @@ def test_unknown_model_and_untrained_task(model):
         tokgen.load("tokgen-huge")
     with pytest.raises(InvalidInputError, match="not trained for task"):
         model.generate("only_here", "x")
+
+
+def test_greedy_decoding_breaks_out_of_a_loop():
+    from tokgen.lm.generate import LOOP_FRAMES
+
+    looping = tokgen.load("tokgen-lm-debug")
+    with torch.no_grad():  # every step's logits: token 7 first (p ~ 0.1), then the rest
+        looping.lm.ar_head.weight.zero_()
+        looping.lm.ar_head.bias.zero_()
+        looping.lm.ar_head.bias[7] = 2.0
+    out = looping.generate("tta", "hum", duration=4.0, temperature=0, seed=0)
+    first = out.codes[0, 0].tolist()
+    runs, run = [], 1
+    for a, b in itertools.pairwise(first):
+        run = run + 1 if a == b else 1
+        runs.append(run)
+    assert len(first) == 200 and max(runs) <= min(2 * LOOP_FRAMES, 100)  # greedy alone: 200
+    assert first.count(7) > 0.8 * len(first)  # still mostly the greedy choice
+    again = looping.generate("tta", "hum", duration=4.0, temperature=0, seed=0)
+    assert torch.equal(out.codes, again.codes)  # the redraws follow the seed
 
 
 def test_bench_tts_runs_side_by_side(model):

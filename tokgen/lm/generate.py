@@ -17,6 +17,7 @@ from tokgen.tasks import Kind, Sequence, SequenceBatch, collate
 
 DEFAULT_SAMPLING = SamplingParams()
 GREEDY = SamplingParams(temperature=0.0)
+LOOP_FRAMES = 25  # one first-codebook token this many frames in a row (0.5 s) is a loop
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def _generate_first_codebook(
             if not budget.stop_at_eos or t < budget.min_frames:
                 scores[i, eos] = float("-inf")
         tokens = sample(scores.cpu(), params, generators)  # [N], drawn on the CPU generators
+        tokens = _break_loops(tokens, scores.cpu(), tokens_so_far[:, :t], generators)
         tokens_so_far[:, t] = tokens
         for i, budget in enumerate(budgets):
             ended = tokens[i] == eos or t + 1 >= budget.frames
@@ -102,6 +104,27 @@ def _generate_first_codebook(
         next_position = next_position + 1
     bar.close()
     return [tokens_so_far[i, : lengths[i]] for i in range(n)]
+
+
+def _break_loops(
+    tokens: torch.Tensor,
+    scores: torch.Tensor,
+    history: torch.Tensor,
+    generators: list[torch.Generator],
+) -> torch.Tensor:
+    """Repetition-aware sampling (VALL-E 2), for loops: where ``tokens [N]`` would repeat
+    the last :data:`LOOP_FRAMES` tokens of ``history [N, t]``, draw that item's token again
+    from the model's unfiltered distribution (``scores [N, V+1]`` at temperature 1). Greedy
+    decoding otherwise locks into one token (silence) until the frame budget runs out; a
+    confident model still redraws the same token."""
+    if history.shape[1] < LOOP_FRAMES:
+        return tokens
+    looped = (history[:, -LOOP_FRAMES:] == tokens[:, None]).all(dim=1)
+    tokens = tokens.clone()
+    for i in looped.nonzero().flatten().tolist():
+        probs = scores[i].float().softmax(-1)  # end-of-audio stays at 0 where it is masked
+        tokens[i] = torch.multinomial(probs, 1, generator=generators[i])[0]
+    return tokens
 
 
 def _append_frame(
