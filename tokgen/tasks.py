@@ -81,7 +81,7 @@ def default_length(spec: TaskSpec) -> str:
     """How long ``spec``'s result is when the caller gives no duration (for help texts)."""
     if spec.target.length == "eos":
         return "until the model ends it"
-    if any(c.type == "audio" and c.window == "all" for c in spec.conditions):
+    if any(condition_type(c.type).is_aligned(c) for c in spec.conditions):
         return "as long as the input audio"
     return f"{DEFAULT_DURATION:g} s"
 

@@ -60,8 +60,11 @@ class AudioCondition(ConditionType):
         for frame in check_codes(value, out.fmt.num_codebooks, spec.name).T:
             out.add(Kind.AUDIO, frame=frame)
 
+    def is_aligned(self, spec: ConditionSpec) -> bool:
+        return spec.window == "all"
+
     def aligned_frames(self, spec: ConditionSpec, value: torch.Tensor) -> int | None:
-        return int(value.shape[1]) if spec.window == "all" else None
+        return int(value.shape[1]) if self.is_aligned(spec) else None
 
 
 def check_codes(value: Any, num_codebooks: int, name: str) -> torch.Tensor:

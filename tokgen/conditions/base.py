@@ -181,6 +181,10 @@ class ConditionType:
         """Characters to be spoken (bounds how early speech may end)."""
         return 0
 
+    def is_aligned(self, spec: ConditionSpec) -> bool:
+        """Whether the target is as long as this condition's input (a mixture)."""
+        return False
+
     def aligned_frames(self, spec: ConditionSpec, value: Any) -> int | None:
-        """Frames of an input the target is as long as (a mixture), else None."""
+        """Frames of an input the target is as long as (where :meth:`is_aligned`), else None."""
         return None
