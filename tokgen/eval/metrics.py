@@ -203,11 +203,13 @@ class Transcriber:
         """Mono float ``[T]`` in [-1, 1] -> normalized text ('' if nothing is recognized).
 
         Audio is resampled to 16 kHz and quantized to int16, the format the model expects.
+        Each clip is decoded afresh: the result does not depend on the clips before it.
         """
         if wav.ndim != 1 or wav.numel() == 0:
             raise InvalidInputError(f"transcribe takes mono audio [T], got {tuple(wav.shape)}.")
         samples = audio_io.resample(wav.float().cpu(), sample_rate, SPEECH_SAMPLE_RATE)
         pcm = (samples.clamp(-1.0, 1.0) * 32767).round().to(torch.int16).numpy()  # [T']
+        self._decoder.reinit_feat()  # else feature statistics carry over from the last clip
         self._decoder.start_utt()
         self._decoder.process_raw(pcm.tobytes(), full_utt=True)
         self._decoder.end_utt()
