@@ -104,6 +104,13 @@ def load(
     return Audio(wav, rate)
 
 
+def rate_of_samples(source: AudioInput, sample_rate: int | None) -> int | None:
+    """The ``sample_rate`` a caller gave alongside ``source``, for :func:`load`: kept for
+    bare samples (a tensor or array), None for a file or a ``(samples, rate)`` tuple, which
+    carry their own. For APIs that take one ``sample_rate=`` for several audio arguments."""
+    return None if isinstance(source, (str, os.PathLike, tuple, Audio)) else sample_rate
+
+
 def _samples_and_rate(
     source: AudioInput, sample_rate: int | None, offset: float, duration: float | None
 ) -> tuple[Samples, int, str]:

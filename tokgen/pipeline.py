@@ -241,7 +241,7 @@ class TokgenModel:
         """A user's audio (path, tensor, tuple) -> codes ``[K, F]`` of this model's codec."""
         clip = audio_io.load(
             value,
-            sample_rate if not isinstance(value, (str, os.PathLike, tuple)) else None,
+            audio_io.rate_of_samples(value, sample_rate),
             target_sample_rate=self.codec.sample_rate,
             channels=self.codec.channels,
             max_seconds=self.config.max_duration,

@@ -8,7 +8,6 @@ mixture belong to the source. For tasks without a mixture the codec decodes as u
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 import torch
@@ -19,6 +18,7 @@ from tokgen.decoders.base import CodecDecoder
 from tokgen.errors import ConfigError
 
 MaskKind = Literal["ratio", "wiener"]
+MASK_KINDS: tuple[MaskKind, ...] = ("ratio", "wiener")
 DEFAULT_INPUTS = {"lass": "audio"}  # task -> the condition that holds its mixture
 EPS = 1e-8
 
@@ -42,7 +42,7 @@ def apply_mask(
         rest = (x.abs() - s).clamp(min=0.0)
         mask = s**2 / (s**2 + rest**2 + EPS)
     else:
-        raise ConfigError(f"mask kind must be 'ratio' or 'wiener', got {kind!r}.")
+        raise ConfigError(f"mask kind must be one of {MASK_KINDS}, got {kind!r}.")
     return torch.istft(x * mask, n_fft, n_fft // 4, window=window, length=length)
 
 
@@ -59,8 +59,8 @@ class MaskDecoder(CodecDecoder):
         kind: MaskKind = "ratio",
     ) -> None:
         super().__init__(codec)
-        if kind not in ("ratio", "wiener") or n_fft < 16:
-            raise ConfigError(f"mask decoder: kind 'ratio' or 'wiener' and n_fft >= 16, got "
+        if kind not in MASK_KINDS or n_fft < 16:
+            raise ConfigError(f"mask decoder: kind one of {MASK_KINDS} and n_fft >= 16, got "
                               f"{kind!r}, {n_fft}.")  # fmt: skip
         self.inputs = dict(DEFAULT_INPUTS if inputs is None else inputs)
         self.n_fft = n_fft
@@ -79,7 +79,7 @@ class MaskDecoder(CodecDecoder):
         to ``length`` samples: ``[C, length]``."""
         clip = audio_io.load(
             value,
-            None if isinstance(value, (str, os.PathLike, tuple)) else sample_rate,
+            audio_io.rate_of_samples(value, sample_rate),
             target_sample_rate=self.sample_rate,
             channels=self.channels,
             max_seconds=None,

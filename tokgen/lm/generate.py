@@ -109,8 +109,9 @@ def _generate_first_codebook(
         for i, budget in enumerate(budgets):
             if not budget.stop_at_eos or t < budget.min_frames:
                 scores[i, eos] = float("-inf")
-        tokens = sample(scores.cpu(), params, generators)  # [N], drawn on the CPU generators
-        tokens = _break_loops(tokens, scores.cpu(), tokens_so_far[:, :t], generators)
+        scores = scores.cpu()  # [N, V+1]: drawn on the CPU generators
+        tokens = sample(scores, params, generators)  # [N]
+        tokens = _break_loops(tokens, scores, tokens_so_far[:, :t], generators)
         tokens_so_far[:, t] = tokens
         for i, budget in enumerate(budgets):
             ended = tokens[i] == eos or t + 1 >= budget.frames
