@@ -38,6 +38,8 @@ def cmd_data_tokenize(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         num_codebooks=args.num_codebooks,
         with_sources=args.with_sources,
+        latents=args.latents,
+        kinds=args.kinds.split(",") if args.kinds else None,
     )
     print(f"{args.out}: {report.summary()}")
     return report_failures(report.failures, shown=5)
@@ -118,6 +120,15 @@ def _add_tokenize(data_kinds: Any) -> None:
         "--with-sources",
         action="store_true",
         help="also encode each mixture row's sources[i].path (for separation training)",
+    )
+    p.add_argument(
+        "--latents",
+        action="store_true",
+        help="store the codec's continuous latents [D, F] instead of codes (for "
+        "`tokgen train diffusion`)",
+    )
+    p.add_argument(
+        "--kinds", help="only rows of these comma-separated kinds, e.g. music,sound_event"
     )
     p.set_defaults(func=cmd_data_tokenize)
 

@@ -41,6 +41,8 @@ class TokenHeader:
     shard_size: int
     with_sources: bool
     format: str = CORPUS_FORMAT
+    latents: bool = False  # continuous latents [D, F] (Codec.encode_latent) instead of codes
+    kinds: list[str] | None = None  # only the manifest rows of these kinds (None: all)
 
     @classmethod
     def read(cls, folder: Path) -> TokenHeader:
@@ -94,7 +96,21 @@ class TokenCorpus:
 
     def codes(self, index: int) -> torch.Tensor:
         """Codes ``[K, F]`` (int64) of row ``index``."""
-        return self._read(self.rows[index])
+        if self.header.latents:
+            raise InvalidInputError(
+                f"{self.folder} holds continuous latents, not codes (it was made with "
+                "--latents); read it with .latents(i), or tokenize without --latents."
+            )
+        return self._read(self.rows[index]).long()
+
+    def latents(self, index: int) -> torch.Tensor:
+        """Continuous latent ``[D, F]`` (float32) of row ``index`` (a ``--latents`` corpus)."""
+        if not self.header.latents:
+            raise InvalidInputError(
+                f"{self.folder} holds codes, not latents; make a latent corpus with "
+                "`tokgen data tokenize --latents`."
+            )
+        return self._read(self.rows[index]).float()
 
     def source_codes(self, index: int, source: int) -> torch.Tensor:
         """Codes ``[K, F]`` (int64) of source ``source`` of mixture row ``index``."""
@@ -103,7 +119,7 @@ class TokenCorpus:
                 f"{self.folder} was tokenized without sources; rerun `tokgen data tokenize` "
                 "with --with-sources into a new folder."
             )
-        return self._read(self.rows[index]["sources"][source])
+        return self._read(self.rows[index]["sources"][source]).long()
 
     def check_codec(self, codec: Codec) -> None:
         """Raise :class:`CodesError` unless ``codec`` has the architecture and the encoder
@@ -118,9 +134,11 @@ class TokenCorpus:
             )
 
     def _read(self, ref: dict[str, Any]) -> torch.Tensor:
+        """The stored ``[K, F]`` codes or ``[D, F]`` latents of one clip, as stored."""
         start, stop = ref["offset"], ref["offset"] + ref["frames"]
+        name = "latents" if self.header.latents else "codes"
         with safe_open(str(self.folder / ref["shard"]), framework="pt") as handle:
-            return handle.get_slice("codes")[:, start:stop].long()  # [K, F]
+            return handle.get_slice(name)[:, start:stop]
 
 
 def weights_hash(codec: Codec) -> str:

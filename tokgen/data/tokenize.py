@@ -28,10 +28,15 @@ a LongTensor ``[K, F]``).
   long as the mixture), stored in the row's shard, and ``sources[i]`` in ``tokens.jsonl``
   gets its own ``shard``/``offset``/``frames``/``decode_length``; read it with
   :meth:`~tokgen.data.token_corpus.TokenCorpus.source_codes`. A row fails if its mixture or any source fails.
+* ``latents``: the shards hold the codec's continuous latents ``latents [D, total_frames]``
+  (float16, :meth:`~tokgen.codecs.Codec.encode_latent`) instead of codes, for the diffusion
+  decoder; read them with :meth:`~tokgen.data.token_corpus.TokenCorpus.latents`.
+* ``kinds``: only the manifest's rows of these ``kind`` values (e.g. music and sound events).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -118,6 +123,8 @@ def tokenize_manifest(
     shard_size: int = 1024,
     num_codebooks: int | None = None,
     with_sources: bool = False,
+    latents: bool = False,
+    kinds: list[str] | None = None,
     progress: bool = True,
 ) -> TokenizeReport:
     """Encode every row of JSONL ``manifest_path`` with ``codec`` into token shards in ``out_dir``.
@@ -133,7 +140,12 @@ def tokenize_manifest(
         )
     manifest_path, out_dir = Path(manifest_path), Path(out_dir)
     rows = read_rows(manifest_path, with_sources=with_sources)
+    if kinds:
+        rows = [row for row in rows if row.get("kind") in kinds]
+        if not rows:
+            raise InvalidInputError(f"{manifest_path} has no rows of kinds {sorted(kinds)}.")
     header = _make_header(codec, manifest_path, num_codebooks, shard_size, with_sources)
+    header = dataclasses.replace(header, latents=latents, kinds=sorted(kinds) if kinds else None)
     _prepare_output(out_dir, header)
     shards = [rows[i : i + shard_size] for i in range(0, len(rows), shard_size)]
     names = [f"shard-{i:05d}.safetensors" for i in range(len(shards))]
@@ -251,6 +263,7 @@ def _shard_settings(header: TokenHeader) -> dict[str, str]:
         "weights_hash": header.weights_hash,
         "num_codebooks": str(header.num_codebooks),
         "frame_rate": repr(header.frame_rate),
+        "latents": str(header.latents),
     }
 
 
@@ -281,7 +294,9 @@ def _encode_entries(
                 where = "" if entry.source is None else f"source {entry.source}: "
                 errors.setdefault(entry.row, f"{where}{err}")
         if clips:
-            codes = encode_batch(codec, list(clips.values()), header.num_codebooks)
+            codes = encode_batch(
+                codec, list(clips.values()), header.num_codebooks, latents=header.latents
+            )
             for (key, clip), item in zip(clips.items(), codes):
                 encoded[key] = (item, clip.shape[-1])
         bar.update(len(batch))
@@ -302,9 +317,14 @@ def _load_clip(codec: Codec, entry: _Entry) -> torch.Tensor:
 
 
 def encode_batch(
-    codec: Codec, clips: list[torch.Tensor], num_codebooks: int | None = None
+    codec: Codec,
+    clips: list[torch.Tensor],
+    num_codebooks: int | None = None,
+    *,
+    latents: bool = False,
 ) -> list[torch.Tensor]:
-    """Encode clips ``[C, T_i]`` (at ``codec.sample_rate``) together: codes ``[K, F_i]`` each.
+    """Encode clips ``[C, T_i]`` (at ``codec.sample_rate``) together: codes ``[K, F_i]`` each
+    (with ``latents``: continuous latents ``[D, F_i]``).
 
     ``F_i = ceil(T_i / hop_length)``, and the codes are those the clip gets when encoded
     alone. The clips are zero-padded to the longest, which changes the last frames of a
@@ -321,7 +341,7 @@ def encode_batch(
     hop = codec.hop_length
     frames = [math.ceil(clip.shape[-1] / hop) for clip in clips]
     longest = max(frames)
-    codes = _encode_padded(codec, clips, longest, num_codebooks)  # [B, K, longest]
+    codes = _encode_padded(codec, clips, longest, num_codebooks, latents)  # [B, K, longest]
     out = [codes[i, :, :count] for i, count in enumerate(frames)]  # [K, F_i] each
     context = round(codec.context_seconds * codec.frame_rate)
     windows: dict[int, list[int]] = {}  # window frames -> clips re-encoded in such a window
@@ -330,7 +350,7 @@ def encode_batch(
             windows.setdefault(min(count, 2 * context), []).append(i)
     for size, items in windows.items():
         tails = [clips[i][:, (frames[i] - size) * hop :] for i in items]  # [C, <= size*hop]
-        tail_codes = _encode_padded(codec, tails, size, num_codebooks)  # [b, K, size]
+        tail_codes = _encode_padded(codec, tails, size, num_codebooks, latents)  # [b, K, size]
         for i, tail in zip(items, tail_codes):
             keep = context if size < frames[i] else size
             out[i] = torch.cat([out[i][:, : frames[i] - keep], tail[:, size - keep :]], dim=-1)
@@ -338,11 +358,14 @@ def encode_batch(
 
 
 def _encode_padded(
-    codec: Codec, clips: list[torch.Tensor], frames: int, num_codebooks: int | None
+    codec: Codec, clips: list[torch.Tensor], frames: int, num_codebooks: int | None, latents: bool
 ) -> torch.Tensor:
-    """Zero-pad clips ``[C, T_i]`` to ``frames`` frames and encode them: ``[B, K, frames]``."""
+    """Zero-pad clips ``[C, T_i]`` to ``frames`` frames and encode them: ``[B, K, frames]``
+    (or latents ``[B, D, frames]``)."""
     length = frames * codec.hop_length
     batch = torch.stack([torch.nn.functional.pad(c, (0, length - c.shape[-1])) for c in clips])
+    if latents:
+        return codec.encode_latent(batch, sample_rate=codec.sample_rate).cpu()
     return codec.encode(batch, sample_rate=codec.sample_rate, num_codebooks=num_codebooks).cpu()
 
 
@@ -357,8 +380,9 @@ def _write_shard(
 ) -> None:
     """Write the codes of the rows that did not fail, in manifest order, atomically."""
     keys = [entry.key for entry in entries if entry.row not in errors]
-    parts = [encoded[key][0] for key in keys]  # [K, F_i] each
-    codes = torch.cat(parts, dim=-1) if parts else torch.zeros(header.num_codebooks, 0)
+    parts = [encoded[key][0] for key in keys]  # [K, F_i] (or [D, F_i]) each
+    rows = codec.latent_dim if header.latents else header.num_codebooks
+    codes = torch.cat(parts, dim=-1) if parts else torch.zeros(rows, 0)
     offsets = torch.tensor([0, *itertools.accumulate(p.shape[-1] for p in parts)])  # [N+1]
     num_samples = torch.tensor([encoded[key][1] for key in keys], dtype=torch.long)  # [N]
     metadata = {
@@ -368,8 +392,11 @@ def _write_shard(
         "entries": json.dumps(keys),
         "failures": json.dumps({i: errors[i] for i in ids if i in errors}),
     }
+    stored = (
+        {"latents": codes.half()} if header.latents else {"codes": codes.to(codes_dtype(codec))}
+    )
     tensors = {
-        "codes": codes.to(codes_dtype(codec)).contiguous(),  # [K, total_frames]
+        **{name: value.contiguous() for name, value in stored.items()},  # [K|D, total_frames]
         "offsets": offsets,
         "num_samples": num_samples,
     }
