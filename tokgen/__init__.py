@@ -20,6 +20,7 @@ from tokgen.errors import (
 
 if TYPE_CHECKING:
     from tokgen.codecs import Codec
+    from tokgen.diffusion import DiffusionModel
     from tokgen.pipeline import GenerationOutput, TokgenModel
 
 __version__ = "0.1.0"
@@ -52,10 +53,11 @@ def load(
     *,
     device: str | None = None,
     decoder: str | dict[str, Any] | None = None,
-) -> TokgenModel:
-    """Load a generative model by name or directory, its LM on ``device`` (default the
-    CPU), optionally with another ``decoder`` (``"codec"``: separation resynthesizes
-    instead of masking the mixture); see :func:`tokgen.pipeline.load`."""
+) -> TokgenModel | DiffusionModel:
+    """Load a generative model by name or directory (a codec LM such as ``tokgen-small``
+    or a latent diffusion model such as ``tokgen-diffusion-small``) on ``device`` (default
+    the CPU), an LM optionally with another ``decoder`` (``"codec"``: separation
+    resynthesizes instead of masking the mixture); see :func:`tokgen.pipeline.load`."""
     from tokgen.pipeline import load as _load
 
     return _load(name_or_path, device=device, decoder=decoder)

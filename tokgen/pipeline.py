@@ -40,6 +40,7 @@ from tokgen.text import TextFrontend
 
 PRETRAINED_DIR = hub.PRETRAINED_DIR
 DEBUG_MODEL = "tokgen-lm-debug"
+DEBUG_DIFFUSION = "tokgen-diffusion-debug"
 INDEX_NAME = "model_index.json"  # names the parts of a model made of several
 PIPELINE_KIND = "tokgen-pipeline"
 MIN_AUDIO_SECONDS = 0.2
@@ -50,12 +51,14 @@ MAX_CHARS_PER_SECOND = 30.0  # corpus speech runs at about 12-16 characters per 
 @dataclass
 class GenerationOutput:
     """Generated audio ``[B, C, T]`` (zero-padded past each item's ``lengths``) and codes
-    ``[B, K, F]`` (-1 past each item's frames)."""
+    ``[B, K, F]`` (-1 past each item's frames); a diffusion model also gives the continuous
+    ``latents`` ``[B, D, F]`` it sampled (zero past each item's frames)."""
 
     audio: torch.Tensor
     sample_rate: int
     codes: torch.Tensor
     lengths: list[int]  # samples per item
+    latents: torch.Tensor | None = None  # [B, D, F] a diffusion model's continuous output
 
     def save(self, path: str | os.PathLike) -> list[Path]:
         """Write ``path`` (one item) or ``stem-0.wav, stem-1.wav, ...`` (a batch)."""
@@ -291,6 +294,12 @@ class TokgenModel:
                 "audio or duration."
             )
 
+    def reconstruct(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        """Mono ``wav [T]`` through this model's representation (codec tokens, as many
+        codebooks as the LM uses) and back: what a perfect model could give. ``[T]``."""
+        codes = self.codec.encode(wav, sample_rate)[:, : self.config.num_codebooks]
+        return self.codec.decode(codes, length=wav.shape[-1])[0, 0]
+
     def _decode(
         self, codes: list[torch.Tensor], arguments: list[dict[str, Any]]
     ) -> GenerationOutput:
@@ -358,24 +367,43 @@ def shipped_models() -> list[str]:
     return [p.name for p in sorted(PRETRAINED_DIR.iterdir()) if p.is_dir() and is_model(p)]
 
 
+def _is_diffusion(path: Path) -> bool:
+    """Whether ``path`` holds a diffusion pipeline (see :mod:`tokgen.diffusion.pipeline`)."""
+    from tokgen.diffusion import PIPELINE_KIND as DIFFUSION_KIND
+
+    index = path / INDEX_NAME
+    return index.is_file() and hub.read_json_file(index).get("kind") == DIFFUSION_KIND
+
+
 def load(
     name_or_path: str | os.PathLike = "tokgen-small",
     *,
     device: str | torch.device | None = None,
     decoder: str | dict[str, Any] | None = None,
-) -> TokgenModel:
-    """A shipped model by name (``tokgen-small``), a model directory (an LM checkpoint, or
-    parts named by a ``model_index.json``), or ``tokgen-lm-debug`` (a tiny random model on
-    the debug codec, for tests). ``device`` (``"cuda"``, ``"cpu"``) is where the LM runs.
+) -> Any:
+    """A shipped model by name (``tokgen-small``, ``tokgen-diffusion-small``), a model
+    directory (an LM checkpoint, parts named by a ``model_index.json``, or a diffusion
+    pipeline), or ``tokgen-lm-debug`` / ``tokgen-diffusion-debug`` (tiny random models on
+    the debug codec, for tests). Every one has ``generate(task, ...)``. ``device`` (``"cuda"``, ``"cpu"``) is where the LM runs.
     ``decoder`` replaces the model's decoder: a registered name (``"codec"``: separation
     resynthesizes the source instead of masking the mixture) or ``{"type": name, ...}``."""
     from tokgen.codecs import load_codec
 
     options = {"type": decoder} if isinstance(decoder, str) else decoder
+    if str(name_or_path) == DEBUG_DIFFUSION:
+        from tokgen.diffusion import debug_diffusion
+
+        return debug_diffusion()
     if str(name_or_path) == DEBUG_MODEL:
         lm, path, index = debug_lm(), Path(), {}
     else:
         path = model_dir(name_or_path)
+        if _is_diffusion(path):
+            from tokgen.diffusion import load_diffusion
+
+            if decoder is not None:
+                raise InvalidInputError(f"{name_or_path} decodes latents; it takes no decoder=.")
+            return load_diffusion(path, str(name_or_path), device=device)
         index = _read_index(path) if (path / INDEX_NAME).is_file() else {}
         lm = load_lm(path / index["lm"] if index else path)
     codec = load_codec(lm.config.codec)
@@ -433,7 +461,17 @@ def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
     if str(name_or_path) == DEBUG_MODEL:  # the built-in tasks, at LMConfig's defaults
         config = LMConfig()
         return ModelInfo({t: builtin_task(t) for t in config.tasks}, config.max_duration)
+    if str(name_or_path) == DEBUG_DIFFUSION:
+        from tokgen.diffusion import debug_diffusion
+
+        dconfig = debug_diffusion().config
+        return ModelInfo({t: builtin_task(t) for t in dconfig.tasks}, dconfig.max_duration)
     path = model_dir(name_or_path)
+    if _is_diffusion(path):
+        from tokgen.diffusion import read_diffusion_config
+
+        dconfig = read_diffusion_config(path)
+        return ModelInfo({t: builtin_task(t) for t in dconfig.tasks}, dconfig.max_duration)
     if (path / INDEX_NAME).is_file():
         path = path / _read_index(path)["lm"]
     config, specs = read_lm_info(path)

@@ -1,4 +1,4 @@
-"""``tokgen bench codec | tts | f0``: speed, measured side by side."""
+"""``tokgen bench codec | tts | f0 | diffusion``: speed, measured side by side."""
 
 from __future__ import annotations
 
@@ -35,6 +35,16 @@ def cmd_bench_tts(args: argparse.Namespace) -> None:
         model, seconds=args.seconds, repeats=args.repeats, batch=args.batch, busy=args.busy
     )
     print(format_lm_table(bench))
+
+
+def cmd_bench_diffusion(args: argparse.Namespace) -> None:
+    from tokgen.eval.bench import bench_diffusion, format_diffusion_table
+    from tokgen.pipeline import load
+
+    steps = [int(s) for s in args.steps.split(",")]
+    results = bench_diffusion(load(args.model), seconds=args.seconds, steps=steps,
+                              repeats=args.repeats)  # fmt: skip
+    print(format_diffusion_table(results))
 
 
 def cmd_bench_f0(args: argparse.Namespace) -> None:
@@ -74,6 +84,15 @@ def register(commands: Any) -> None:
         help="also time the batch-1 rows while another process keeps one core busy",
     )
     p.set_defaults(func=cmd_bench_tts)
+    p = bench_kinds.add_parser(
+        "diffusion",
+        help="text-to-audio speed of a diffusion model at batch 1 for several step counts",
+    )
+    p.add_argument("--model", default="tokgen-diffusion-small", help="model name or directory")
+    p.add_argument("--seconds", type=float, default=4.0, help="audio to generate (default 4)")
+    p.add_argument("--steps", default="4,8,16,25", help="step counts (default 4,8,16,25)")
+    p.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3)")
+    p.set_defaults(func=cmd_bench_diffusion)
     about = (
         "F0 trackers inside the parametric codec's WORLD analysis: speed and unquantized "
         "PESQ-WB / STOI on flite/festival speech (why the codec uses DIO + StoneMask)"

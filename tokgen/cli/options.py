@@ -38,6 +38,9 @@ def add_sampling_args(parser: argparse.ArgumentParser, *, seed: int | None) -> N
         help="classifier-free guidance (default: 3 where the task was trained for it, else 1)",
     )
     parser.add_argument(
+        "--steps", type=int, help="sampling steps of a diffusion model (default: the model's)"
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         default=seed,
@@ -50,7 +53,10 @@ def add_sampling_args(parser: argparse.ArgumentParser, *, seed: int | None) -> N
 def sampling_from(args: argparse.Namespace) -> dict[str, Any]:
     """The sampling keyword arguments of ``generate()`` from the parsed options."""
     names = ("temperature", "top_k", "top_p", "cfg_scale", "seed")
-    return {name: getattr(args, name) for name in names}
+    options = {name: getattr(args, name) for name in names}
+    if getattr(args, "steps", None) is not None:  # diffusion models only
+        options["steps"] = args.steps
+    return options
 
 
 def add_recipe_arguments(parser: argparse.ArgumentParser, example: str) -> None:

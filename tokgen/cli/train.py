@@ -1,4 +1,4 @@
-"""``tokgen train codec | lm | judge``: train a model from a YAML recipe."""
+"""``tokgen train codec | lm | diffusion | judge``: train a model from a YAML recipe."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ def cmd_train_lm(args: argparse.Namespace) -> None:
 
     config = load_lm_train_config(args.config, args.set or [])
     print(f"trained LM written to {train_lm(config)}")
+
+
+def cmd_train_diffusion(args: argparse.Namespace) -> None:
+    from tokgen.training.diffusion_training import load_diffusion_train_config, train_diffusion
+
+    config = load_diffusion_train_config(args.config, args.set or [])
+    print(f"trained diffusion model written to {train_diffusion(config)}")
 
 
 def cmd_train_judge(args: argparse.Namespace) -> None:
@@ -65,6 +72,13 @@ def register(commands: Any) -> None:
     )
     add_recipe_arguments(p, "lm/tokgen_small.yaml")
     p.set_defaults(func=cmd_train_lm)
+    p = train_kinds.add_parser(
+        "diffusion",
+        help="train or fine-tune the latent diffusion decoder on a latent corpus (`tokgen data "
+        "tokenize --latents`; see diffusion/*.yaml); rerun to resume",
+    )
+    add_recipe_arguments(p, "diffusion/tokgen_diffusion_small.yaml")
+    p.set_defaults(func=cmd_train_diffusion)
     p = train_kinds.add_parser(
         "judge",
         help="train the audio judge (class + voice classifier) that scores generated audio",

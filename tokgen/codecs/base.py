@@ -239,14 +239,16 @@ class Codec(nn.Module, ABC):
         return self._chunked(padded, self._encode_chunk, in_hop=self.hop_length, out_hop=1)
 
     @torch.inference_mode()
+    def quantize_latent(self, latent: torch.Tensor) -> torch.Tensor:
+        """Continuous latent ``[B, D, F]`` -> the codes ``[B, K, F]`` that :meth:`encode`
+        would give for it (a diffusion model's output as tokens)."""
+        self._check_latent(latent)
+        return self._quantize(latent.to(self.device, torch.float32), self.num_codebooks)
+
+    @torch.inference_mode()
     def decode_latent(self, latent: torch.Tensor, *, length: int | None = None) -> torch.Tensor:
         """Continuous latent ``[B, D, F]`` -> audio ``[B, C, T]`` (decoded without quantizing)."""
-        if latent.ndim != 3 or latent.shape[1] != self.latent_dim:
-            raise InvalidInputError(
-                f"latent must be [B, {self.latent_dim}, F] for {self.name}, got {tuple(latent.shape)}."
-            )
-        if not torch.isfinite(latent).all():
-            raise InvalidInputError("latent holds NaN or inf values; pass finite latents.")
+        self._check_latent(latent)
         latent = latent.to(self.device, torch.float32)
         wav = self._chunked(latent, self._decode_chunk, in_hop=1, out_hop=self.hop_length)
         return self._trim(wav, length)
@@ -273,6 +275,14 @@ class Codec(nn.Module, ABC):
         frames = math.ceil(length / self.hop_length)
         padded = nn.functional.pad(samples, (0, frames * self.hop_length - length))
         return padded, length
+
+    def _check_latent(self, latent: torch.Tensor) -> None:
+        if latent.ndim != 3 or latent.shape[1] != self.latent_dim:
+            raise InvalidInputError(
+                f"latent must be [B, {self.latent_dim}, F] for {self.name}, got {tuple(latent.shape)}."
+            )
+        if not torch.isfinite(latent).all():
+            raise InvalidInputError("latent holds NaN or inf values; pass finite latents.")
 
     def _check_codes(self, codes: torch.Tensor) -> torch.Tensor:
         if not isinstance(codes, torch.Tensor) or codes.is_floating_point() or codes.is_complex():

@@ -363,3 +363,40 @@ def format_tracker_table(results: list[TrackerScores], items: int) -> str:
             f"| {r.pesq_wb:.2f} | {r.stoi:.3f} |"
         )
     return "\n".join(lines)
+
+
+@dataclass
+class DiffusionSpeed:
+    """One step count of a diffusion model: median wall time of ``generate()`` at batch 1."""
+
+    steps: int
+    seconds: float  # audio generated
+    wall_s: float  # generate() end to end: caption, denoising, codec decoding
+    speedup: float  # seconds / wall_s (x real time)
+
+
+def bench_diffusion(
+    model: object, *, seconds: float = 4.0, steps: list[int], repeats: int = 3
+) -> list[DiffusionSpeed]:
+    """Time ``model.generate("tta", ...)`` of ``seconds`` of audio for each step count,
+    interleaved over ``repeats`` rounds (after one warm-up call), same caption and seed."""
+    caption = "a bird chirps over rain"
+    model.generate("tta", caption, duration=seconds, steps=min(steps), seed=0)  # warm-up
+    times: dict[int, list[float]] = {count: [] for count in steps}
+    for _ in range(repeats):
+        for count in steps:
+            start = time.perf_counter()
+            model.generate("tta", caption, duration=seconds, steps=count, seed=0)
+            times[count].append(time.perf_counter() - start)
+    results = []
+    for count in steps:
+        wall = statistics.median(times[count])
+        results.append(DiffusionSpeed(count, seconds, wall, seconds / wall))
+    return results
+
+
+def format_diffusion_table(results: list[DiffusionSpeed]) -> str:
+    lines = ["| steps | audio | generate() s | x real time |", "| --: | --: | --: | --: |"]
+    for r in results:
+        lines.append(f"| {r.steps} | {r.seconds:g} s | {r.wall_s:.2f} | {r.speedup:.2f} |")
+    return "\n".join(lines)

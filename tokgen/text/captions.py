@@ -133,6 +133,20 @@ class CaptionEncoder:
         rows = [found[t] for t in texts]
         return torch.stack(rows)  # [N, 384], a fresh tensor: callers may modify it
 
+    def encode_tokens(self, texts: list[str]) -> list[torch.Tensor]:
+        """Per-token MiniLM states of ``texts``: one ``[L_i, 384]`` float32 tensor each
+        (word pieces and the [CLS]/[SEP] markers; not normalized), for cross-attention."""
+        import torch
+
+        self.encode(texts)  # the same input checks
+        states = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            output_value="token_embeddings",
+            show_progress_bar=False,
+        )
+        return [item.detach().to("cpu", torch.float32) for item in states]
+
     def _remember(self, new: dict[str, torch.Tensor]) -> None:
         self._cache.update(new)
         overflow = len(self._cache) - self.cache_size
