@@ -120,7 +120,13 @@ def test_task_evaluations_run_on_the_debug_model(corpus, judge, task):
     assert result.items == 2 and len(result.per_item) == 2
     expected = {
         "tts": {"wer_generated", "wer_real", "voice_similarity", "same_voice_rate"},
-        "tta": {"class_accuracy", "classes", "frechet_distance"},
+        "tta": {
+            "class_accuracy",
+            "classes",
+            "frechet_distance",
+            "real_class_accuracy",
+            "ceiling_class_accuracy",
+        },
         "continuation": {"consistency"},
     }[task]
     assert set(result.scores) == expected

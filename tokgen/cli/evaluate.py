@@ -50,6 +50,8 @@ def cmd_eval_task(args: argparse.Namespace) -> None:
             "tta": lm_eval.eval_tta,
             "continuation": lm_eval.eval_continuation,
         }[args.kind]
+        if args.kind == "tta" and args.captions:
+            options["captions"] = args.captions
         result = run(model, load_judge(args.judge), args.manifest, **options)
     print(lm_eval.format_result(result))
     if args.json:
@@ -99,7 +101,11 @@ def register(commands: Any) -> None:
     }
     for kind, text in described.items():
         p = eval_kinds.add_parser(kind, help=f"evaluate {kind}: {text}")
-        p.add_argument("--model", default="tokgen-small", help="model name or directory")
+        p.add_argument(
+            "--model",
+            default="tokgen-small",
+            help="model name or directory (an LM, or a diffusion model for tta/continuation)",
+        )
         p.add_argument("--manifest", required=True, help="held-out manifest (test.jsonl)")
         if kind != "lass":
             p.add_argument(
@@ -108,6 +114,12 @@ def register(commands: Any) -> None:
                 help="the shipped judge (default) or a dir from `tokgen train judge`",
             )
         p.add_argument("--limit", type=int, help="evaluate the first N items only")
+        if kind == "tta":
+            p.add_argument(
+                "--captions",
+                help="generate from these captions instead (JSONL of {caption, class}, e.g. "
+                "diffusion/fresh_captions.jsonl, written for the check)",
+            )
         add_sampling_args(p, seed=0)
         p.add_argument(
             "--json",

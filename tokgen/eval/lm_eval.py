@@ -131,38 +131,61 @@ def eval_tts(
 
 
 def eval_tta(
-    model: TokgenModel,
+    model: Any,
     judge: AudioJudge,
     manifest: str | Path,
     *,
+    captions: str | Path | None = None,
     limit: int | None = None,
     seed: int = 0,
     **sampling: Any,
 ) -> TaskEvalResult:
+    """Judge class accuracy of audio generated from the test clips' captions (or from
+    ``captions``: a JSONL of freshly written ``{"caption", "class"}`` lines) and the Fréchet
+    distance of judge embeddings to the real clips; beside them, the accuracy on the real
+    clips and on the real clips passed through the model's own representation
+    (``ceiling_class_accuracy``: what a perfect generator could reach)."""
     root = Path(manifest).parent
     rows = _rows(
         manifest, ("music", "sound_event"), limit, keep=lambda r: r["class"] in judge.config.classes
     )
     rng = random.Random(seed)
-    per_item, generated, real, examples = [], [], [], []
-    for i, row in enumerate(tqdm(rows, desc="eval tta")):
-        caption = rng.choice(row["captions"])
+    if captions is None:
+        items = [(row["id"], rng.choice(row["captions"]), row["class"]) for row in rows]
+    else:
+        written = read_manifest(captions, purpose="evaluation")
+        items = [(f"caption-{i}", r["caption"], r["class"]) for i, r in enumerate(written)]
+        items = items[:limit] if limit else items
+    per_item, generated, examples = [], [], []
+    for i, (item_id, caption, label) in enumerate(tqdm(items, desc="eval tta")):
         out = model.generate("tta", caption, duration=TTA_SECONDS, seed=seed + i, **sampling)
         generated.append(_mono(out))
-        real.append(load_mono(root / row["path"], judge.config.sample_rate))
-        per_item.append({"id": row["id"], "caption": caption, "class": row["class"]})
-        _keep(examples, row["id"], [(f"generated: {caption}", generated[-1]),
-                                    (f"a real clip: {row['class']}", real[-1])])  # fmt: skip
+        per_item.append({"id": item_id, "caption": caption, "class": label})
+    real = [load_mono(root / row["path"], judge.config.sample_rate) for row in rows]
+    for i, (item_id, caption, label) in enumerate(items[:EXAMPLES]):
+        panels = [(f"generated: {caption}", generated[i])]
+        if captions is None:  # the clip whose caption it was
+            panels.append((f"a real clip: {label}", real[i]))
+        _keep(examples, item_id, panels)
+    coded = [model.reconstruct(wav, judge.config.sample_rate) for wav in real]
     classes, _, gen_emb = judge.judge(generated)
-    _, _, real_emb = judge.judge(real)
+    real_classes, _, real_emb = judge.judge(real)
+    coded_classes, _, _ = judge.judge(coded)
     for item, predicted in zip(per_item, classes):
         item["judged"] = predicted
+    labels = [row["class"] for row in rows]
     scores = {
         "class_accuracy": statistics.mean(float(p["judged"] == p["class"]) for p in per_item),
         "classes": float(len({p["class"] for p in per_item})),
         "frechet_distance": frechet_distance(gen_emb, real_emb),
+        "real_class_accuracy": _accuracy(real_classes, labels),
+        "ceiling_class_accuracy": _accuracy(coded_classes, labels),
     }
-    return TaskEvalResult("tta", len(rows), scores, per_item, examples, model.sample_rate)
+    return TaskEvalResult("tta", len(items), scores, per_item, examples, model.sample_rate)
+
+
+def _accuracy(predicted: list[str], labels: list[str]) -> float:
+    return statistics.mean(float(p == y) for p, y in zip(predicted, labels)) if labels else 0.0
 
 
 def eval_lass(
