@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Train an LM recipe on an accelerator in one call, or its tiny CPU mode (the tests run it).
+# Train a recipe on an accelerator in one call, or its tiny CPU mode (the tests run it).
 #
 #   scripts/train_on_accelerator.sh RECIPE OUT [MINUTES] [BATCH]   # a GPU: bf16, 9 min, batch 64
 #   scripts/train_on_accelerator.sh --tiny TOKENS OUT             # CPU: 2 steps of lm/tiny.yaml
+#   KIND=diffusion scripts/train_on_accelerator.sh ...            # a diffusion recipe instead
+#                                                                 # (--tiny: LATENTS, diffusion/tiny.yaml)
 #
-# The token corpus the recipe names (data.tokens: tokens only, well under 64 MiB) and the
-# caption embeddings (RECIPE's run folder, caption_embeddings.*: computed on the CPU by any
-# start of the recipe, and copied here, so the accelerator needs no caption encoder) travel with the working tree; wheels the machine
-# lacks (soundfile, cffi, pycparser) go in .whl/ (see lm/README.md). OUT receives
-# model/ (config.json + the weights in fp16, split into parts under 15 MiB:
-# `cat model.safetensors.part-* > model.safetensors` joins them) and train.log. The run
-# itself stays in OUT/run (checkpoints; rerun with the same OUT to resume).
+# The corpus the recipe names (an LM's data.tokens or a diffusion model's data.latents:
+# well under 64 MiB) and the captions' MiniLM features (RECIPE's run folder: an LM's
+# caption_embeddings.*, a diffusion model's caption_states.*, computed on the CPU by any
+# start of the recipe, and copied here, so the accelerator needs no caption encoder) travel
+# with the working tree; wheels the machine lacks (soundfile, cffi, pycparser) go in .whl/
+# (see lm/README.md). OUT receives model/ (an LM: config.json + the weights in fp16, split
+# into parts under 15 MiB: `cat model.safetensors.part-* > model.safetensors` joins them; a
+# diffusion model: its pipeline folder in fp16) and train.log. The run itself stays in
+# OUT/run (checkpoints; rerun with the same OUT to resume).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -20,30 +24,55 @@ if compgen -G ".whl/*.whl" >/dev/null; then
   export PYTHONPATH="$PYTHONPATH:/tmp/site"
 fi
 
+kind=${KIND:-lm}
+case $kind in
+  lm) data_key=data.tokens features="caption_embeddings" reader=load_lm_train_config
+      reader_module=tokgen.training.config ;;
+  diffusion) data_key=data.latents features="caption_states"
+      reader=load_diffusion_train_config reader_module=tokgen.training.diffusion_training ;;
+  *) echo "KIND must be lm or diffusion, got $kind" >&2; exit 2 ;;
+esac
+
 if [ "${1:-}" = "--tiny" ]; then
-  tokens=$2 out=$3
-  settings=(--config lm/tiny.yaml --set "data.tokens=$tokens" --set run.max_steps=2
+  corpus=$2 out=$3
+  settings=(--config "$kind/tiny.yaml" --set "$data_key=$corpus" --set run.max_steps=2
             --set run.save_every=2 --set data.num_workers=0)
 else
   recipe=$1 out=$2 minutes=${3:-9} batch=${4:-64}
   python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU: use --tiny on a CPU')"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-  run_dir=$(python3 -c "import sys; from tokgen.training.config import load_lm_train_config as l; print(l(sys.argv[1]).run.out_dir)" "$recipe")
-  if ! compgen -G "$run_dir/caption_embeddings.*" >/dev/null; then
-    echo "no caption embeddings in $run_dir: start the recipe once on a CPU (tokgen train lm --config $recipe --set run.max_steps=0) and carry them" >&2
+  run_dir=$(python3 -c "import sys; from $reader_module import $reader as l; print(l(sys.argv[1]).run.out_dir)" "$recipe")
+  if ! compgen -G "$run_dir/$features.*" >/dev/null; then
+    echo "no $features in $run_dir: start the recipe once on a CPU (tokgen train $kind --config $recipe --set run.max_steps=0) and carry them" >&2
     exit 2
   fi
   mkdir -p "$out/run"
-  cp -n "$run_dir"/caption_embeddings.* "$out/run/"
+  cp -n "$run_dir"/"$features".* "$out/run/"
   settings=(--config "$recipe" --set run.mixed_precision=bf16 --set "data.batch_size=$batch"
             --set "run.max_minutes=$minutes" --set data.num_workers=8 --set run.save_every=500
             --set run.log_every=50)
 fi
 mkdir -p "$out"
 start=$(date +%s)
-python3 -m tokgen.cli train lm "${settings[@]}" --set "run.out_dir=$out/run" 2>&1 \
+python3 -m tokgen.cli train "$kind" "${settings[@]}" --set "run.out_dir=$out/run" 2>&1 \
   | tr '\r' '\n' | tee "$out/train.log"
 echo "trained in $(( $(date +%s) - start )) s" | tee -a "$out/train.log"
+if [ "$kind" = diffusion ]; then
+  python3 - "$out" <<'PY'
+import sys
+from pathlib import Path
+
+import torch
+
+from tokgen.diffusion.pipeline import load_dit, save_diffusion
+
+out = Path(sys.argv[1])
+save_diffusion(load_dit(out / "run" / "model"), out / "model", dtype=torch.float16)
+size = (out / "model" / "transformer" / "model.safetensors").stat().st_size
+print(f"exported {out / 'model'}: {size / 2**20:.1f} MiB in fp16")
+PY
+  exit 0
+fi
 python3 - "$out" <<'PY'
 import sys
 from pathlib import Path

@@ -136,7 +136,9 @@ def test_latent_statistics_are_saved_and_reloaded(tmp_path):
     config = DiffusionConfig(codec="tokgen-codec-debug", latent_dim=4, width=16, heads=2,
                              layers=1)  # fmt: skip
     dit = LatentDiT(config)
-    dit.set_statistics(torch.tensor([1.0, -2.0, 0.5, 3.0]), torch.tensor([2.0, 0.5, 1.0, 4.0]))
+    low, high = torch.tensor([-5.0, -9.0, -1.0, -6.0]), torch.tensor([7.0, 5.0, 2.0, 12.0])
+    dit.set_statistics(torch.tensor([1.0, -2.0, 0.5, 3.0]), torch.tensor([2.0, 0.5, 1.0, 4.0]),
+                       low, high)  # fmt: skip
     save_diffusion(dit, tmp_path / "m")
     index = json.loads((tmp_path / "m" / "model_index.json").read_text())
     assert index["transformer"] == "transformer" and index["scheduler"] == "scheduler"
@@ -145,9 +147,16 @@ def test_latent_statistics_are_saved_and_reloaded(tmp_path):
     torch.testing.assert_close(loaded.latent_mean, dit.latent_mean)
     torch.testing.assert_close(loaded.latent_std, dit.latent_std)
     x = torch.randn(1, 4, 7)
-    torch.testing.assert_close(loaded.denormalize(loaded.normalize(x)), x)
+    torch.testing.assert_close(
+        loaded.denormalize(loaded.normalize(x)), x.clamp(low[:, None], high[:, None])
+    )
+    far = loaded.denormalize(torch.full((1, 4, 2), 100.0))  # samples stay in the data's range
+    torch.testing.assert_close(far[0, :, 0], high)
     state = dit.state_dict()
     assert all(torch.equal(state[k], v) for k, v in loaded.state_dict().items())
+    for name in ("latent_low", "latent_high"):  # checkpoints from before the range still load
+        del state[name]
+    LatentDiT(config).load_state_dict(state)
 
 
 @pytest.mark.parametrize(
@@ -223,6 +232,7 @@ def test_train_diffusion_exports_resumes_exactly_and_fine_tunes(latents, tmp_pat
     assert model.config.codec == "tokgen-codec-debug"
     corpus_mean = torch.cat([TokenCorpus(latents).latents(i) for i in range(5)], -1).mean(-1)
     torch.testing.assert_close(model.dit.latent_mean, corpus_mean, atol=1e-3, rtol=1e-3)
+    assert (model.dit.latent_low < model.dit.latent_mean).all()
     out = model.generate("tta", "a tone", duration=0.5, seed=0)
     assert out.audio.shape == (1, 1, 8000) and torch.isfinite(out.audio).all()
     straight = train_diffusion(
@@ -262,3 +272,18 @@ def test_cli_generates_trains_and_loads_by_name(latents, tmp_path, capsys):
     assert loaded.tasks == ["tta", "continuation"]
     with pytest.raises(InvalidInputError, match="steps"):  # an LM has no diffusion steps
         tokgen.load("tokgen-lm-debug").generate("tta", "a bell", steps=4)
+
+
+def test_the_accelerator_script_trains_a_diffusion_recipe_in_tiny_mode(latents, tmp_path):
+    import os
+    import subprocess
+
+    out = tmp_path / "out"
+    script = REPO / "scripts" / "train_on_accelerator.sh"
+    env = {**os.environ, "KIND": "diffusion"}
+    subprocess.run([str(script), "--tiny", str(latents), str(out)], check=True, timeout=300,
+                   env=env)  # fmt: skip
+    assert "trained in" in (out / "train.log").read_text()
+    shipped = load_dit(out / "model").state_dict()
+    trained = load_dit(out / "run" / "model").state_dict()
+    assert all(torch.allclose(trained[k], shipped[k], atol=1e-2, rtol=1e-2) for k in trained)

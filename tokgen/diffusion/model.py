@@ -91,6 +91,11 @@ class LatentDiT(nn.Module):
         )
         self.register_buffer("latent_mean", torch.zeros(config.latent_dim))  # [D]
         self.register_buffer("latent_std", torch.ones(config.latent_dim))  # [D]
+        # [D] the training latents' range: samples are clamped to it before decoding
+        self.register_buffer("latent_low", torch.full((config.latent_dim,), -1e4))
+        self.register_buffer("latent_high", torch.full((config.latent_dim,), 1e4))
+        # checkpoints from before the range keep the one this module was built with
+        self.register_load_state_dict_pre_hook(_keep_missing_range)
         self._rotary: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # ---- latent space ------------------------------------------------------------------
@@ -99,12 +104,18 @@ class LatentDiT(nn.Module):
         return (latent - self.latent_mean[:, None]) / self.latent_std[:, None]
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.latent_std[:, None] + self.latent_mean[:, None]
+        """Normalised ``[B, D, F]`` -> codec latent, clamped to the training range."""
+        latent = x * self.latent_std[:, None] + self.latent_mean[:, None]
+        return latent.clamp(self.latent_low[:, None], self.latent_high[:, None])
 
-    def set_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Per-channel ``[D]`` mean and standard deviation of the training latents."""
+    def set_statistics(
+        self, mean: torch.Tensor, std: torch.Tensor, low: torch.Tensor, high: torch.Tensor
+    ) -> None:
+        """Per-channel ``[D]`` mean, standard deviation and range of the training latents."""
         self.latent_mean.copy_(mean)
         self.latent_std.copy_(std.clamp(min=1e-3))
+        self.latent_low.copy_(low)
+        self.latent_high.copy_(high)
 
     # ---- denoising ---------------------------------------------------------------------
     def forward(
@@ -158,6 +169,11 @@ class LatentDiT(nn.Module):
                 head // 2, length, use_real=True, repeat_interleave_real=False
             )
         return tuple(part.to(device) for part in self._rotary[length])
+
+
+def _keep_missing_range(module: LatentDiT, state: dict, prefix: str, *args: object) -> None:
+    for name in ("latent_low", "latent_high"):
+        state.setdefault(prefix + name, getattr(module, name).clone())
 
 
 def _masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -71,7 +71,8 @@ def load_diffusion_train_config(
 
 
 class CaptionStates:
-    """Every training caption -> its MiniLM token states ``[L, 384]`` (cached in the run)."""
+    """Every training caption -> its MiniLM token states ``[L, 384]`` (cached in the run,
+    in float16: the cache travels with the latents to an accelerator)."""
 
     def __init__(self, strings: set[str], cache: Path) -> None:
         known: dict[str, torch.Tensor] = {}
@@ -79,17 +80,20 @@ class CaptionStates:
             names = json.loads(cache.with_suffix(".json").read_text())
             flat = load_file(str(cache))
             offsets = flat["offsets"].tolist()
-            known = {n: flat["states"][offsets[i] : offsets[i + 1]] for i, n in enumerate(names)}
+            states = flat["states"].float()
+            known = {n: states[offsets[i] : offsets[i + 1]] for i, n in enumerate(names)}
         missing = sorted(strings - set(known))
         if missing:
             from tokgen.text import caption_encoder
 
-            known.update(zip(missing, caption_encoder().encode_tokens(missing)))
+            fresh = caption_encoder().encode_tokens(missing)
+            # as stored, so a run that computed them and one that read them see the same
+            known.update((text, state.half().float()) for text, state in zip(missing, fresh))
             names = sorted(known)
             lengths = [known[n].shape[0] for n in names]
             offsets = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()])
             cache.parent.mkdir(parents=True, exist_ok=True)
-            states = torch.cat([known[n] for n in names]).contiguous()
+            states = torch.cat([known[n] for n in names]).half()  # small enough to carry
             save_file({"states": states, "offsets": offsets}, str(cache))
             cache.with_suffix(".json").write_text(json.dumps(names))
         self.states = known
@@ -217,16 +221,23 @@ class DiffusionTask:
         return {"loss": loss.item()}
 
 
-def latent_statistics(corpus: TokenCorpus) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and standard deviation ``[D]`` over every frame of ``corpus``."""
-    total = count = squares = None
+def latent_statistics(corpus: TokenCorpus) -> tuple[torch.Tensor, ...]:
+    """Per-channel mean, standard deviation, minimum and maximum ``[D]`` over every frame of
+    ``corpus``."""
+    total = squares = low = high = None
+    count = 0
     for i in range(len(corpus)):
         latent = corpus.latents(i).double()  # [D, F]
-        total = latent.sum(-1) if total is None else total + latent.sum(-1)
-        squares = (latent**2).sum(-1) if squares is None else squares + (latent**2).sum(-1)
-        count = latent.shape[-1] + (count or 0)
+        if total is None:
+            total, squares = latent.sum(-1), (latent**2).sum(-1)
+            low, high = latent.amin(-1), latent.amax(-1)
+        else:
+            total, squares = total + latent.sum(-1), squares + (latent**2).sum(-1)
+            low, high = torch.minimum(low, latent.amin(-1)), torch.maximum(high, latent.amax(-1))
+        count += latent.shape[-1]
     mean = total / count
-    return mean.float(), (squares / count - mean**2).clamp(min=0).sqrt().float()
+    std = (squares / count - mean**2).clamp(min=0).sqrt()
+    return mean.float(), std.float(), low.float(), high.float()
 
 
 def build_dit(config: DiffusionTrainConfig, corpus: TokenCorpus) -> LatentDiT:
