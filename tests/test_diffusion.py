@@ -249,6 +249,15 @@ def test_train_diffusion_exports_resumes_exactly_and_fine_tunes(latents, tmp_pat
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
+def test_the_fine_tuning_recipe_starts_from_a_model_and_trains(latents, tmp_path):
+    base = train_diffusion(_tiny(latents, tmp_path / "base"))
+    sets = [f"data.latents={latents}", f"run.out_dir={tmp_path / 'tuned'}", "run.max_steps=2",
+            "data.batch_size=2", f"init_from={base}"]  # fmt: skip
+    config = load_diffusion_train_config(REPO / "diffusion" / "finetune_tta.yaml", sets)
+    tuned = load_dit(train_diffusion(config))
+    assert tuned.config == load_dit(base).config
+
+
 def test_training_needs_a_latent_corpus(tmp_path):
     codec = load_codec("tokgen-codec-debug")
     sf.write(tmp_path / "a.wav", tone(1.0, SR).T.numpy(), SR)

@@ -145,3 +145,17 @@ def test_eval_cli(corpus, judge, tmp_path, capsys):
     pictures = sorted(tmp_path.glob("tta-*.png"))
     assert len(pictures) == 2 and "| class_accuracy |" in report  # --limit 2: two items
     assert all(f"]({p.name})" in report for p in pictures)
+
+
+def test_a_diffusion_model_runs_the_tta_and_continuation_evaluations(corpus, judge, tmp_path):
+    model = tokgen.load("tokgen-diffusion-debug")
+    result = lm_eval.eval_tta(model, load_judge(judge), corpus, limit=2, steps=2)
+    assert result.items == 2 and 0 <= result.scores["ceiling_class_accuracy"] <= 1
+    fresh = tmp_path / "fresh.jsonl"
+    rows = [{"caption": "a little bell", "class": "bell"}, {"caption": "flute", "class": "flute"}]
+    fresh.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = lm_eval.eval_tta(model, load_judge(judge), corpus, captions=fresh, steps=2)
+    assert [p["class"] for p in result.per_item] == ["bell", "flute"]
+    kinds = ("music", "sound_event")
+    result = lm_eval.eval_continuation(model, load_judge(judge), corpus, kinds=kinds, steps=2)
+    assert result.items == 4  # the four music and event clips, no speech

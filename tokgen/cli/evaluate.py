@@ -52,6 +52,8 @@ def cmd_eval_task(args: argparse.Namespace) -> None:
         }[args.kind]
         if args.kind == "tta" and args.captions:
             options["captions"] = args.captions
+        if args.kind == "continuation" and args.kinds:
+            options["kinds"] = tuple(args.kinds.split(","))
         result = run(model, load_judge(args.judge), args.manifest, **options)
     print(lm_eval.format_result(result))
     if args.json:
@@ -119,6 +121,10 @@ def register(commands: Any) -> None:
                 "--captions",
                 help="generate from these captions instead (JSONL of {caption, class}, e.g. "
                 "diffusion/fresh_captions.jsonl, written for the check)",
+            )
+        if kind == "continuation":
+            p.add_argument(
+                "--kinds", help="prompts of these kinds only, e.g. music,sound_event (default all)"
             )
         add_sampling_args(p, seed=0)
         p.add_argument(

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from tokgen.data.manifest import read_manifest
 from tokgen.decoders import apply_mask
+from tokgen.errors import InvalidInputError
 from tokgen.eval import metrics, report
 from tokgen.eval.codec_eval import ASR_ENGINES
 from tokgen.eval.judge import AudioJudge, frechet_distance, load_mono
@@ -153,8 +154,8 @@ def eval_tta(
     if captions is None:
         items = [(row["id"], rng.choice(row["captions"]), row["class"]) for row in rows]
     else:
-        written = read_manifest(captions, purpose="evaluation")
-        items = [(f"caption-{i}", r["caption"], r["class"]) for i, r in enumerate(written)]
+        written = read_captions(captions)
+        items = [(f"caption-{i}", caption, label) for i, (caption, label) in enumerate(written)]
         items = items[:limit] if limit else items
     per_item, generated, examples = [], [], []
     for i, (item_id, caption, label) in enumerate(tqdm(items, desc="eval tta")):
@@ -182,6 +183,28 @@ def eval_tta(
         "ceiling_class_accuracy": _accuracy(coded_classes, labels),
     }
     return TaskEvalResult("tta", len(items), scores, per_item, examples, model.sample_rate)
+
+
+def read_captions(path: str | Path) -> list[tuple[str, str]]:
+    """``(caption, class)`` pairs from a JSONL file of ``{"caption": ..., "class": ...}``."""
+    import json
+
+    pairs = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InvalidInputError(f"{path}:{number}: not JSON ({err.msg}).") from err
+        if not (
+            isinstance(row, dict) and all(isinstance(row.get(k), str) for k in ("caption", "class"))
+        ):
+            raise InvalidInputError(f'{path}:{number}: needs string "caption" and "class" fields.')
+        pairs.append((row["caption"], row["class"]))
+    if not pairs:
+        raise InvalidInputError(f"{path} holds no captions.")
+    return pairs
 
 
 def _accuracy(predicted: list[str], labels: list[str]) -> float:
@@ -237,10 +260,11 @@ def eval_lass(
 
 
 def eval_continuation(
-    model: TokgenModel,
+    model: Any,
     judge: AudioJudge,
     manifest: str | Path,
     *,
+    kinds: tuple[str, ...] = ("speech", "music", "sound_event"),
     limit: int | None = None,
     seed: int = 0,
     **sampling: Any,
@@ -249,7 +273,7 @@ def eval_continuation(
     rate = model.sample_rate
     rows = _rows(
         manifest,
-        ("speech", "music", "sound_event"),
+        kinds,
         limit,
         keep=lambda r: r["duration"] >= CONTINUATION_PROMPT_SECONDS + 0.5,
     )

@@ -56,7 +56,7 @@ class DiffusionTrainConfig:
     model: dict[str, Any] = field(default_factory=dict)  # DiffusionConfig fields
     optim: OptimConfig = field(default_factory=OptimConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
-    init_from: str | None = None  # a diffusion pipeline folder to fine-tune
+    init_from: str | None = None  # a diffusion model to fine-tune (folder or shipped name)
 
 
 def load_diffusion_train_config(
@@ -244,7 +244,9 @@ def build_dit(config: DiffusionTrainConfig, corpus: TokenCorpus) -> LatentDiT:
     """A fresh denoiser sized by the recipe for the corpus' codec, or the ``init_from`` one."""
     header = corpus.header
     if config.init_from is not None:
-        dit = load_dit(config.init_from)
+        from tokgen.pipeline import model_dir  # resolves shipped names
+
+        dit = load_dit(model_dir(config.init_from))
         if dit.config.codec != header.codec:
             raise ConfigError(
                 f"{config.init_from} models {dit.config.codec!r} latents; {corpus.folder} holds "
