@@ -31,6 +31,7 @@ import torch
 import tokgen
 from tokgen import audio as audio_io
 from tokgen.conditions import ConditionSpec
+from tokgen.diffusion import DiffusionModel
 from tokgen.errors import TokgenError
 from tokgen.eval.spectrogram import save_spectrograms
 from tokgen.pipeline import TokgenModel
@@ -51,6 +52,7 @@ TITLES = {
 }
 LOCAL_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]  # never Google Fonts
 PROGRESS = gr.Progress(track_tqdm=True)  # generate()'s progress bar, shown in the page
+Model = TokgenModel | DiffusionModel
 
 
 @dataclass(frozen=True)
@@ -63,14 +65,14 @@ class DemoLimits:
 
 
 def build_demo(
-    model: str | TokgenModel = "tokgen-small",
+    model: str | Model = "tokgen-small",
     *,
     codec: str | None = None,
     limits: DemoLimits | None = None,
 ) -> gr.Blocks:
-    """The demo for ``model`` (a name, a directory or a loaded model); ``codec`` names the
-    codec tab's codec (default: the model's)."""
-    model = model if isinstance(model, TokgenModel) else tokgen.load(model)
+    """The demo for ``model`` (a name, a directory or a loaded model: a codec LM or a
+    diffusion model); ``codec`` names the codec tab's codec (default: the model's)."""
+    model = model if isinstance(model, TokgenModel | DiffusionModel) else tokgen.load(model)
     limits = limits or DemoLimits()
     workdir = Path(tempfile.mkdtemp(prefix="tokgen-demo-"))
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
@@ -110,7 +112,7 @@ def launch(
 
 
 # ---- tabs ---------------------------------------------------------------------------------
-def _task_tab(model: TokgenModel, task: str, workdir: Path) -> None:
+def _task_tab(model: Model, task: str, workdir: Path) -> None:
     spec = model.task(task)
     if spec.description:
         gr.Markdown(spec.description)
@@ -130,9 +132,7 @@ def _task_tab(model: TokgenModel, task: str, workdir: Path) -> None:
         gr.Examples([[str(v) if isinstance(v, Path) else v for v in row]], inputs)
 
 
-def _condition_input(
-    task: str, condition: ConditionSpec, model: TokgenModel
-) -> gr.components.Component:
+def _condition_input(task: str, condition: ConditionSpec, model: Model) -> gr.components.Component:
     label = condition_meaning(task, condition) or condition.name
     if not condition.required:
         label += " (optional)"
@@ -145,8 +145,9 @@ def _condition_input(
     return gr.Textbox(label=label, lines=2, value="" if not condition.required else None)
 
 
-def _settings(model: TokgenModel, spec: TaskSpec) -> list[gr.components.Component]:
-    """Duration and the sampling options (the model's defaults), in a closed panel."""
+def _settings(model: Model, spec: TaskSpec) -> list[gr.components.Component]:
+    """Duration and the sampling options (the model's defaults), in a closed panel: an
+    LM's temperature, top-k and top-p, or a diffusion model's steps."""
     eos = spec.target.length == "eos"
     with gr.Accordion("Settings", open=False):
         duration = gr.Slider(
@@ -156,6 +157,13 @@ def _settings(model: TokgenModel, spec: TaskSpec) -> list[gr.components.Componen
             step=0.5,
             label=f"{'longest duration' if eos else 'duration'} in s (0: {default_length(spec)})",
         )
+        if isinstance(model, DiffusionModel):
+            steps = gr.Slider(1, 50, value=model.config.steps, step=1, label="sampling steps")
+            cfg = gr.Slider(
+                0.0, 10.0, value=0.0, step=0.5, label="CFG scale (0: the model's default)"
+            )
+            seed = gr.Number(value=-1, precision=0, label="seed (-1: a random one)")
+            return [duration, steps, cfg, seed]
         temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature (0: greedy)")
         top_k = gr.Slider(0, model.config.cardinality, value=0, step=1, label="top-k (0: off)")
         top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="top-p (1: off)")
@@ -164,7 +172,7 @@ def _settings(model: TokgenModel, spec: TaskSpec) -> list[gr.components.Componen
     return [duration, temperature, top_k, top_p, cfg, seed]
 
 
-def _task_runner(model: TokgenModel, spec: TaskSpec, workdir: Path):
+def _task_runner(model: Model, spec: TaskSpec, workdir: Path):
     names = [c.name for c in spec.conditions]
 
     def run(*values: Any, progress: gr.Progress = PROGRESS) -> tuple[str, str]:
@@ -173,15 +181,18 @@ def _task_runner(model: TokgenModel, spec: TaskSpec, workdir: Path):
         if missing:
             what = condition_meaning(spec.name, missing[0]) or missing[0].name
             raise gr.Error(f"{what}: this input is needed; fill it in (or upload or record it).")
-        duration, temperature, top_k, top_p, cfg, seed = values[len(names) :]
+        duration, *sampling, cfg, seed = values[len(names) :]
+        if isinstance(model, DiffusionModel):
+            options = {"steps": int(sampling[0])}
+        else:
+            temperature, top_k, top_p = sampling
+            options = {"temperature": temperature, "top_k": int(top_k), "top_p": top_p}
         try:
             out = model.generate(
                 spec.name,
                 **conditions,
                 duration=duration or None,
-                temperature=temperature,
-                top_k=int(top_k),
-                top_p=top_p,
+                **options,
                 cfg_scale=cfg or None,
                 seed=None if seed is None or seed < 0 else int(seed),
                 progress=True,
@@ -194,7 +205,7 @@ def _task_runner(model: TokgenModel, spec: TaskSpec, workdir: Path):
     return run
 
 
-def _codec_tab(codec: Any, workdir: Path, model: TokgenModel) -> None:
+def _codec_tab(codec: Any, workdir: Path, model: Model) -> None:
     gr.Markdown(
         f"Audio -> {codec.num_codebooks} codebooks of {codec.cardinality} codes at "
         f"{codec.frame_rate:g} frames/s -> audio."

@@ -146,3 +146,17 @@ def test_tokgen_demo_serves_on_localhost_by_default(monkeypatch):
     assert main(argv) == 0
     assert served["host"] == "127.0.0.1" and served["port"] == 7999 and not served["share"]
     assert isinstance(served["demo"], gr.Blocks)
+
+
+def test_a_diffusion_model_gets_its_own_settings_and_endpoints():
+    demo = build_demo("tokgen-diffusion-debug")
+    port = free_port()
+    launch(demo, port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        audio, picture = client.predict("rain", 1.0, 3, api_name="/tta")  # duration, steps
+        assert len(read(audio)[0]) == 16_000 and Path(picture).suffix == ".png"
+        audio, _ = client.predict(handle_file(str(SPEECH)), "", 0.5, api_name="/continuation")
+        assert len(read(audio)[0]) == 8_000
+    finally:
+        demo.close()
