@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm.auto import tqdm
@@ -39,6 +39,9 @@ from tokgen.diffusion.objective import (
 from tokgen.errors import ConfigError, InvalidInputError
 from tokgen.lm.sampling import MAX_CFG_SCALE, generators_for
 from tokgen.tasks import DEFAULT_DURATION, TaskSpec, builtin_task
+
+if TYPE_CHECKING:
+    from tokgen.pipeline import GenerationOutput
 
 PIPELINE_KIND = "tokgen-diffusion-pipeline"
 TRANSFORMER_DIR = "transformer"
@@ -104,7 +107,7 @@ class DiffusionModel:
         top_p: float = 1.0,
         progress: bool = False,
         **conditions: Any,
-    ) -> Any:
+    ) -> GenerationOutput:
         """``tta`` (``text``: a caption) or ``continuation`` (``audio``, optional ``text``).
 
         ``duration`` (seconds, default 4; one per item or shared), ``steps`` (default
