@@ -3,6 +3,7 @@ load offline and round-trip a clip; the default LM loads offline and generates e
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,25 @@ def test_shipped_lm_loads_offline_and_generates_each_task(monkeypatch, task, kwa
     assert out.audio.shape[:2] == (1, 1) and torch.isfinite(out.audio).all()
     assert 1 <= frames <= 50  # 1 s at most: tts stops at its end token or the cap
     assert (out.codes[0, :, :frames] >= 0).all() and (out.codes < 1024).all()
+
+
+DIFFUSION = PRETRAINED_DIR / "tokgen-diffusion-small"
+
+
+def test_shipped_diffusion_model_is_small_fp16_with_an_index():
+    weights = DIFFUSION / "transformer" / "model.safetensors"
+    assert weights.stat().st_size < 30 * 2**20 and stored_dtypes(weights) == {"F16"}
+    index = json.loads((DIFFUSION / "model_index.json").read_text())
+    assert index["transformer"] == "transformer" and (DIFFUSION / "scheduler").is_dir()
+
+
+def test_shipped_diffusion_model_loads_offline_and_generates(monkeypatch):
+    monkeypatch.setenv("TOKGEN_OFFLINE", "1")
+    model = tokgen.load("tokgen-diffusion-small")
+    assert "tokgen-diffusion-small" in tokgen.pipeline.shipped_models()
+    out = model.generate("tta", ["a dog barks", "a violin"], duration=[0.6, 1.0], seed=0, steps=4)
+    assert out.lengths == [9600, 16000] and torch.isfinite(out.audio).all()
+    low, high = model.dit.latent_low[:, None], model.dit.latent_high[:, None]
+    assert ((out.latents[1] >= low) & (out.latents[1] <= high)).all()
+    cont = model.generate("continuation", audio=(tone(1.0), 16_000), duration=0.5, seed=0, steps=4)
+    assert cont.lengths == [8000] and torch.isfinite(cont.audio).all()
