@@ -159,6 +159,22 @@ def test_latent_statistics_are_saved_and_reloaded(tmp_path):
     LatentDiT(config).load_state_dict(state)
 
 
+def test_the_scheduler_folder_is_what_samples(tmp_path):
+    config = DiffusionConfig(codec="tokgen-codec-debug", latent_dim=16, width=16, heads=2,
+                             layers=1, steps=3)  # fmt: skip
+    torch.manual_seed(0)
+    save_diffusion(LatentDiT(config), tmp_path / "m")
+    before = load_diffusion(tmp_path / "m").generate("tta", "rain", duration=0.4, seed=0)
+    path = tmp_path / "m" / "scheduler" / "scheduler_config.json"
+    scheduler = json.loads(path.read_text())
+    path.write_text(json.dumps({**scheduler, "solver_order": 1}))
+    after = load_diffusion(tmp_path / "m").generate("tta", "rain", duration=0.4, seed=0)
+    assert not torch.allclose(before.latents, after.latents)
+    path.write_text(json.dumps({**scheduler, "_class_name": "NotAScheduler"}))
+    with pytest.raises(TokgenError, match="not a diffusers scheduler"):
+        load_diffusion(tmp_path / "m").generate("tta", "rain", duration=0.4, seed=0)
+
+
 @pytest.mark.parametrize(
     "call, message",
     [

@@ -55,8 +55,16 @@ class DiffusionModel:
     """A latent DiT with its codec; :meth:`generate` has the LM models' signature."""
 
     def __init__(
-        self, dit: LatentDiT, codec: Codec, name: str = "model", *, device: Any = None
+        self,
+        dit: LatentDiT,
+        codec: Codec,
+        name: str = "model",
+        *,
+        device: Any = None,
+        scheduler_config: dict[str, Any] | None = None,
     ) -> None:
+        """``scheduler_config``: a diffusers scheduler's config (``scheduler/`` of a pipeline
+        folder) to sample with; None: the objective's default (:func:`make_scheduler`)."""
         from tokgen.pipeline import resolve_device
 
         config = dit.config
@@ -69,6 +77,7 @@ class DiffusionModel:
         self.dit = dit.eval().to(self.device)
         self.codec = codec
         self.name = name
+        self.scheduler_config = scheduler_config
 
     @property
     def config(self) -> DiffusionConfig:
@@ -258,7 +267,7 @@ class DiffusionModel:
         noise, known, known_mask, frame_mask = (
             t.to(self.device) for t in (noise, known, known_mask, frame_mask)
         )
-        scheduler = make_scheduler(self.config)
+        scheduler = self._scheduler()
         scheduler.set_timesteps(steps, device=self.device)
         x = start_noise(scheduler, noise)
         both = Conditioning.cat([cond, cond.dropped()]) if scale != 1.0 else cond
@@ -277,6 +286,21 @@ class DiffusionModel:
                 out = self.dit(inputs, time, cond, frame_mask)
             x = scheduler.step(out, t, x).prev_sample * frame_mask[:, None]  # padding stays 0
         return torch.where(known_mask, known, x) * frame_mask[:, None]
+
+    def _scheduler(self) -> Any:
+        """A fresh scheduler (they keep state) from ``scheduler_config`` or the objective."""
+        if self.scheduler_config is None:
+            return make_scheduler(self.config)
+        import diffusers
+
+        name = self.scheduler_config.get("_class_name", "")
+        cls = getattr(diffusers, name, None) if name.endswith("Scheduler") else None
+        if cls is None:
+            raise ConfigError(
+                f"{self.name}: scheduler {name!r} is not a diffusers scheduler; name one of "
+                f"the {self.config.objective!r} objective's family in scheduler_config.json."
+            )
+        return cls.from_config(self.scheduler_config)
 
     # ---- checkpoints -----------------------------------------------------------------
     def save_pretrained(self, path: str | os.PathLike, *, dtype: torch.dtype | None = None) -> Path:
@@ -322,11 +346,16 @@ def load_dit(path: str | os.PathLike) -> LatentDiT:
 def load_diffusion(
     path: str | os.PathLike, name: str | None = None, *, device: Any = None
 ) -> DiffusionModel:
-    """A :class:`DiffusionModel` from a pipeline folder, with its codec."""
+    """A :class:`DiffusionModel` from a pipeline folder, with its codec and the scheduler
+    its ``scheduler/`` names (edit that file to sample with another one of the objective's
+    family, e.g. ``FlowMatchHeunDiscreteScheduler`` for flow matching)."""
     from tokgen.codecs import load_codec
 
     dit = load_dit(path)
-    return DiffusionModel(dit, load_codec(dit.config.codec), name or str(path), device=device)
+    schedule = Path(path) / SCHEDULER_DIR / "scheduler_config.json"
+    config = hub.read_json_file(schedule) if schedule.is_file() else None
+    codec = load_codec(dit.config.codec)
+    return DiffusionModel(dit, codec, name or str(path), device=device, scheduler_config=config)
 
 
 def debug_diffusion() -> DiffusionModel:
