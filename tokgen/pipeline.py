@@ -242,23 +242,7 @@ class TokgenModel:
         self, spec: ConditionSpec, value: Any, sample_rate: int | None
     ) -> torch.Tensor:
         """A user's audio (path, tensor, tuple) -> codes ``[K, F]`` of this model's codec."""
-        clip = audio_io.load(
-            value,
-            audio_io.rate_of_samples(value, sample_rate),
-            target_sample_rate=self.codec.sample_rate,
-            channels=self.codec.channels,
-            max_seconds=self.config.max_duration,
-        )
-        if clip.duration < MIN_AUDIO_SECONDS:
-            raise InvalidInputError(
-                f"{spec.name} is {clip.duration:.2f} s long; at least {MIN_AUDIO_SECONDS} s "
-                "are needed."
-            )
-        if clip.samples.shape[0] != 1:
-            raise InvalidInputError(
-                f"{spec.name} must be one clip per item, got a batch of {clip.samples.shape[0]}; "
-                "pass a list for a batch."
-            )
+        clip = audio_argument(spec.name, value, sample_rate, self.codec, self.config.max_duration)
         return self.codec.encode(clip.samples, clip.sample_rate)[0, : self.config.num_codebooks]
 
     def _budget(self, spec: TaskSpec, item: dict[str, Any], duration: float | None) -> Budget:
@@ -315,6 +299,31 @@ class TokgenModel:
             if item.shape[1]:
                 audio[i, :, : lengths[-1]] = self.decoder.decode(item, arguments[i])
         return GenerationOutput(audio, self.decoder.sample_rate, padded, lengths)
+
+
+def audio_argument(
+    name: str, value: Any, sample_rate: int | None, codec: Codec, max_seconds: float
+) -> audio_io.Audio:
+    """One item's audio argument (path, tensor with ``sample_rate``, or tuple) in ``codec``'s
+    rate and channels as ``[1, C, T]``, or an error naming ``name``: too short, too long,
+    or a batch where one clip belongs."""
+    clip = audio_io.load(
+        value,
+        audio_io.rate_of_samples(value, sample_rate),
+        target_sample_rate=codec.sample_rate,
+        channels=codec.channels,
+        max_seconds=max_seconds,
+    )
+    if clip.duration < MIN_AUDIO_SECONDS:
+        raise InvalidInputError(
+            f"{name} is {clip.duration:.2f} s long; at least {MIN_AUDIO_SECONDS} s are needed."
+        )
+    if clip.samples.shape[0] != 1:
+        raise InvalidInputError(
+            f"{name} must be one clip per item, got a batch of {clip.samples.shape[0]}; "
+            "pass a list for a batch."
+        )
+    return clip
 
 
 def _check_names(spec: TaskSpec, given: dict[str, Any]) -> None:
@@ -461,21 +470,25 @@ def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
     if str(name_or_path) == DEBUG_MODEL:  # the built-in tasks, at LMConfig's defaults
         config = LMConfig()
         return ModelInfo({t: builtin_task(t) for t in config.tasks}, config.max_duration)
-    if str(name_or_path) == DEBUG_DIFFUSION:
-        from tokgen.diffusion import debug_diffusion
-
-        dconfig = debug_diffusion().config
-        return ModelInfo({t: builtin_task(t) for t in dconfig.tasks}, dconfig.max_duration)
+    diffusion = _diffusion_config(name_or_path)
+    if diffusion is not None:
+        return ModelInfo({t: builtin_task(t) for t in diffusion.tasks}, diffusion.max_duration)
     path = model_dir(name_or_path)
-    if _is_diffusion(path):
-        from tokgen.diffusion import read_diffusion_config
-
-        dconfig = read_diffusion_config(path)
-        return ModelInfo({t: builtin_task(t) for t in dconfig.tasks}, dconfig.max_duration)
     if (path / INDEX_NAME).is_file():
         path = path / _read_index(path)["lm"]
     config, specs = read_lm_info(path)
     return ModelInfo(specs, config.max_duration)
+
+
+def _diffusion_config(name_or_path: str | os.PathLike) -> Any:
+    """A diffusion model's :class:`~tokgen.diffusion.DiffusionConfig`, read without its
+    weights; None for an LM."""
+    from tokgen.diffusion import debug_diffusion, read_diffusion_config
+
+    if str(name_or_path) == DEBUG_DIFFUSION:
+        return debug_diffusion().config
+    path = model_dir(name_or_path)
+    return read_diffusion_config(path) if _is_diffusion(path) else None
 
 
 def write_model_index(

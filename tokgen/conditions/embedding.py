@@ -19,6 +19,19 @@ from tokgen.errors import ConfigError, InvalidInputError
 MAX_CAPTION_CHARS = 1000
 
 
+def check_caption(name: str, value: Any) -> str:
+    """``value`` if it is a usable caption (a non-empty string the encoder reads whole),
+    else an :class:`InvalidInputError` naming ``name``."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{name} must be a non-empty caption string, got {value!r}.")
+    if len(value) > MAX_CAPTION_CHARS:
+        raise InvalidInputError(
+            f"{name} is {len(value)} characters long; at most {MAX_CAPTION_CHARS} "
+            "are read (the caption encoder sees about 256 tokens): shorten it."
+        )
+    return value
+
+
 def text_strings(value: Any) -> list[str]:
     """A text field's candidate strings (a caption list or one string)."""
     if isinstance(value, str):
@@ -34,14 +47,7 @@ class EmbeddingCondition(ConditionType):
     marker = Special.MARK_EMBEDDING
 
     def from_argument(self, spec: ConditionSpec, value: Any, ctx: ArgumentContext) -> torch.Tensor:
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidInputError(f"{spec.name} must be a non-empty string, got {value!r}.")
-        if len(value) > MAX_CAPTION_CHARS:
-            raise InvalidInputError(
-                f"{spec.name} is {len(value)} characters long; at most {MAX_CAPTION_CHARS} "
-                "are read (the caption encoder sees about 256 tokens): shorten it."
-            )
-        return ctx.embed(value)
+        return ctx.embed(check_caption(spec.name, value))
 
     def present(self, spec: ConditionSpec, value: Any, ctx: RowContext) -> bool:
         return bool(text_strings(value))

@@ -18,15 +18,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from tokgen import audio as audio_io
 from tokgen import hub
 from tokgen.checks import integer, number
 from tokgen.codecs import Codec
+from tokgen.conditions.embedding import check_caption
 from tokgen.diffusion.config import DiffusionConfig
 from tokgen.diffusion.model import Conditioning, LatentDiT, caption_batch
 from tokgen.diffusion.objective import (
@@ -38,10 +38,15 @@ from tokgen.diffusion.objective import (
 )
 from tokgen.errors import ConfigError, InvalidInputError
 from tokgen.lm.sampling import MAX_CFG_SCALE, generators_for
+from tokgen.pipeline import (
+    INDEX_NAME,
+    GenerationOutput,
+    _batch_size,
+    _pick,
+    audio_argument,
+    resolve_device,
+)
 from tokgen.tasks import DEFAULT_DURATION, TaskSpec, builtin_task
-
-if TYPE_CHECKING:
-    from tokgen.pipeline import GenerationOutput
 
 PIPELINE_KIND = "tokgen-diffusion-pipeline"
 TRANSFORMER_DIR = "transformer"
@@ -65,8 +70,6 @@ class DiffusionModel:
     ) -> None:
         """``scheduler_config``: a diffusers scheduler's config (``scheduler/`` of a pipeline
         folder) to sample with; None: the objective's default (:func:`make_scheduler`)."""
-        from tokgen.pipeline import resolve_device
-
         config = dit.config
         if codec.name != config.codec or codec.latent_dim != config.latent_dim:
             raise InvalidInputError(
@@ -126,8 +129,6 @@ class DiffusionModel:
         at their defaults here. Returns a :class:`tokgen.pipeline.GenerationOutput` whose
         ``codes`` are the generated latents quantized by the codec.
         """
-        from tokgen.pipeline import GenerationOutput, _batch_size, _pick
-
         spec = self.task(task)
         if conditions:
             raise InvalidInputError(
@@ -203,34 +204,17 @@ class DiffusionModel:
         """Continuation's prompt as normalised latent frames ``[D, P]`` (P = 0 without one)."""
         if value is None:
             return torch.zeros(self.config.latent_dim, 0)
-        clip = audio_io.load(
-            value,
-            audio_io.rate_of_samples(value, sample_rate),
-            target_sample_rate=self.codec.sample_rate,
-            channels=self.codec.channels,
-            max_seconds=self.config.max_duration,
-        )
-        if clip.samples.shape[0] != 1:
-            raise InvalidInputError("audio must be one clip per item; pass a list for a batch.")
-        if clip.duration < MIN_DURATION:
-            raise InvalidInputError(
-                f"audio is {clip.duration:.2f} s long; at least {MIN_DURATION} s are needed."
-            )
+        clip = audio_argument("audio", value, sample_rate, self.codec, self.config.max_duration)
         keep = round(PROMPT_SECONDS * self.codec.sample_rate)
         latent = self.codec.encode_latent(clip.samples[:, :, -keep:], clip.sample_rate)
         return self.dit.normalize(latent.to(self.device))[0].cpu()  # [D, P]
 
     def _conditioning(self, captions: list[str | None], frames: list[int]) -> Conditioning:
-        from tokgen.conditions.embedding import MAX_CAPTION_CHARS
         from tokgen.text import caption_encoder
 
         for caption in captions:
-            if caption is not None and (not isinstance(caption, str) or not caption.strip()):
-                raise InvalidInputError(f"text must be a non-empty caption, got {caption!r}.")
-            if caption is not None and len(caption) > MAX_CAPTION_CHARS:
-                raise InvalidInputError(
-                    f"text is {len(caption)} characters long; at most {MAX_CAPTION_CHARS}."
-                )
+            if caption is not None:
+                check_caption("text", caption)
         given = [c for c in captions if c is not None]
         encoded = dict(zip(given, caption_encoder().encode_tokens(given))) if given else {}
         states, mask = caption_batch(
@@ -315,12 +299,12 @@ def save_diffusion(
     import dataclasses
 
     path = Path(path)
-    state = {k: v for k, v in dit.state_dict().items()}
-    hub.save_checkpoint(path / TRANSFORMER_DIR, dataclasses.asdict(dit.config), state, dtype=dtype)
+    config = dataclasses.asdict(dit.config)
+    hub.save_checkpoint(path / TRANSFORMER_DIR, config, dit.state_dict(), dtype=dtype)
     make_scheduler(dit.config).save_config(str(path / SCHEDULER_DIR))
     index = {"kind": PIPELINE_KIND, "transformer": TRANSFORMER_DIR, "scheduler": SCHEDULER_DIR,
              "codec": dit.config.codec}  # fmt: skip
-    hub.atomic_write_text(path / "model_index.json", json.dumps(index, indent=2) + "\n")
+    hub.atomic_write_text(path / INDEX_NAME, json.dumps(index, indent=2) + "\n")
     return path
 
 

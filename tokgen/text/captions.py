@@ -101,16 +101,7 @@ class CaptionEncoder:
 
     def encode(self, texts: list[str]) -> torch.Tensor:
         """Embed ``texts``: ``[N]`` strings -> ``[N, 384]`` float32, each row of unit norm."""
-        if isinstance(texts, str) or not isinstance(texts, list | tuple):
-            raise InvalidInputError(
-                f"texts must be a list of str, got {type(texts).__name__}; "
-                "wrap a single caption in a list"
-            )
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InvalidInputError(f"caption {i} must be a str, got {type(text).__name__}")
-            if not text.strip():
-                raise InvalidInputError(f"caption {i} is empty; describe the sound in words")
+        _check_texts(texts)
         import torch
 
         if not texts:
@@ -138,7 +129,7 @@ class CaptionEncoder:
         (word pieces and the [CLS]/[SEP] markers; not normalized), for cross-attention."""
         import torch
 
-        self.encode(texts)  # the same input checks
+        _check_texts(texts)
         states = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -156,6 +147,20 @@ class CaptionEncoder:
     def clear_cache(self) -> None:
         """Forget every cached embedding."""
         self._cache.clear()
+
+
+def _check_texts(texts: Any) -> None:
+    """Raise :class:`InvalidInputError` unless ``texts`` is a list of non-empty strings."""
+    if isinstance(texts, str) or not isinstance(texts, list | tuple):
+        raise InvalidInputError(
+            f"texts must be a list of str, got {type(texts).__name__}; "
+            "wrap a single caption in a list"
+        )
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InvalidInputError(f"caption {i} must be a str, got {type(text).__name__}")
+        if not text.strip():
+            raise InvalidInputError(f"caption {i} is empty; describe the sound in words")
 
 
 _shared: CaptionEncoder | None = None
