@@ -11,6 +11,7 @@ The network always sees the noise level as ``time`` in [0, 1] (``t / 1000`` or `
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +32,17 @@ class NoisedBatch:
 
 
 def alphas_cumprod(config: DiffusionConfig) -> torch.Tensor:
-    """The ``[train_timesteps]`` signal levels ``a^2`` of the ``v`` objective's schedule."""
+    """The ``[train_timesteps]`` signal levels ``a^2`` of the ``v`` objective's schedule
+    (built once per step count: every training step reads it)."""
+    return _alphas_cumprod(config.train_timesteps)
+
+
+@functools.cache
+def _alphas_cumprod(train_timesteps: int) -> torch.Tensor:
     from diffusers import DDPMScheduler
 
-    schedule = DDPMScheduler(
-        num_train_timesteps=config.train_timesteps, beta_schedule=BETA_SCHEDULE
-    )
-    return schedule.alphas_cumprod.float()
+    schedule = DDPMScheduler(num_train_timesteps=train_timesteps, beta_schedule=BETA_SCHEDULE)
+    return schedule.alphas_cumprod.float()  # indexed by callers, never changed
 
 
 def add_noise(

@@ -118,12 +118,17 @@ class LatentCrops(Dataset):
     """Items keyed ``(index, seed)``: a random crop of clip ``index`` and one caption."""
 
     def __init__(
-        self, corpus: TokenCorpus, captions: CaptionStates, data: DiffusionDataConfig
+        self,
+        corpus: TokenCorpus,
+        latents: list[torch.Tensor],
+        captions: CaptionStates,
+        data: DiffusionDataConfig,
     ) -> None:
+        """``latents``: every row's ``[D, F_i]``, as read from ``corpus``."""
         self.rows = [(i, row) for i, row in enumerate(corpus.rows) if row.get("captions")]
         if not self.rows:
             raise ConfigError(f"{corpus.folder} has no rows with captions to train on.")
-        self.latents = [corpus.latents(i).half() for i, _ in self.rows]  # [D, F_i] each
+        self.latents = [latents[i].half() for i, _ in self.rows]  # [D, F_i] each
         self.captions = captions
         self.frames = round(data.segment_seconds * corpus.header.frame_rate)
         self.frame_rate = corpus.header.frame_rate
@@ -207,8 +212,8 @@ class DiffusionTask:
         model = update.modules["dit"]
         dit = update.accelerator.unwrap_model(model)
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        x0 = dit.normalize(batch.latents) * batch.frame_mask[:, None]
         mask = batch.frame_mask[:, None]  # [B, 1, F]: padding stays 0, as when sampling
+        x0 = dit.normalize(batch.latents) * mask
         noise = torch.randn(x0.shape, generator=generator).to(x0.device) * mask
         noised = add_noise(self.config, x0, noise, generator)
         prediction = model(noised.noisy, noised.time, batch.cond, batch.frame_mask)
@@ -221,13 +226,13 @@ class DiffusionTask:
         return {"loss": loss.item()}
 
 
-def latent_statistics(corpus: TokenCorpus) -> tuple[torch.Tensor, ...]:
+def latent_statistics(latents: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
     """Per-channel mean, standard deviation, minimum and maximum ``[D]`` over every frame of
-    ``corpus``."""
+    ``latents`` (``[D, F_i]`` each)."""
     total = squares = low = high = None
     count = 0
-    for i in range(len(corpus)):
-        latent = corpus.latents(i).double()  # [D, F]
+    for latent in latents:
+        latent = latent.double()  # [D, F]
         if total is None:
             total, squares = latent.sum(-1), (latent**2).sum(-1)
             low, high = latent.amin(-1), latent.amax(-1)
@@ -240,8 +245,11 @@ def latent_statistics(corpus: TokenCorpus) -> tuple[torch.Tensor, ...]:
     return mean.float(), std.float(), low.float(), high.float()
 
 
-def build_dit(config: DiffusionTrainConfig, corpus: TokenCorpus) -> LatentDiT:
-    """A fresh denoiser sized by the recipe for the corpus' codec, or the ``init_from`` one."""
+def build_dit(
+    config: DiffusionTrainConfig, corpus: TokenCorpus, latents: list[torch.Tensor]
+) -> LatentDiT:
+    """A fresh denoiser sized by the recipe for the corpus' codec (its statistics from the
+    corpus' ``latents``), or the ``init_from`` one."""
     header = corpus.header
     if config.init_from is not None:
         from tokgen.pipeline import model_dir  # resolves shipped names
@@ -253,11 +261,11 @@ def build_dit(config: DiffusionTrainConfig, corpus: TokenCorpus) -> LatentDiT:
                 f"{header.codec!r} latents."
             )
         return dit
-    latent_dim = corpus.latents(0).shape[0]
+    latent_dim = latents[0].shape[0]
     fields = {"codec": header.codec, "latent_dim": latent_dim, "frame_rate": header.frame_rate,
               **config.model}  # fmt: skip
     dit = LatentDiT(config_from_dict(DiffusionConfig, fields, source="recipe [model]"))
-    dit.set_statistics(*latent_statistics(corpus))
+    dit.set_statistics(*latent_statistics(latents))
     return dit
 
 
@@ -273,10 +281,12 @@ def train_diffusion(config: DiffusionTrainConfig) -> Path:
     from tokgen.codecs import load_codec
 
     corpus.check_codec(load_codec(corpus.header.codec))  # stale latents would train in vain
-    dit = build_dit(config, corpus)
+    latents = [corpus.latents(i) for i in range(len(corpus))]  # [D, F_i]: read once
+    dit = build_dit(config, corpus, latents)
     out_dir = Path(config.run.out_dir)
     strings = {c for row in corpus.rows for c in row.get("captions") or []}
-    dataset = LatentCrops(corpus, CaptionStates(strings, out_dir / STATES_NAME), config.data)
+    captions = CaptionStates(strings, out_dir / STATES_NAME)
+    dataset = LatentCrops(corpus, latents, captions, config.data)
     ema = Ema(dit, config.ema.decay) if config.ema.decay > 0 else None
     trainer = Trainer(
         config.run,
