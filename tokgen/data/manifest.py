@@ -14,12 +14,16 @@ RowCheck = Callable[[dict[str, Any]], str | None]  # a row -> what is wrong with
 
 
 def read_manifest(
-    path: str | os.PathLike, *, check: RowCheck | None = None, purpose: str = "use"
+    path: str | os.PathLike,
+    *,
+    check: RowCheck | None = None,
+    purpose: str = "use",
+    fields: tuple[str, ...] = ("path",),
 ) -> list[dict[str, Any]]:
     """The rows of a JSONL manifest, in order; blank lines are skipped.
 
-    Every row must be an object with a string ``path``; ``check`` adds the caller's own
-    requirements. Raises :class:`InvalidInputError` for a missing or empty manifest or a
+    Every row must be an object with string ``fields`` (an audio manifest's ``path``);
+    ``check`` adds the caller's own requirements. Raises :class:`InvalidInputError` for a missing or empty manifest or a
     bad line, naming ``file:line``; ``purpose`` completes "nothing to ...".
     """
     path = Path(path)
@@ -38,8 +42,9 @@ def read_manifest(
             raise InvalidInputError(
                 f"{where}: not valid JSON ({err.msg}); each line must be one JSON object."
             ) from err
-        if not isinstance(row, dict) or not isinstance(row.get("path"), str):
-            problem = "a manifest row must be a JSON object with a string 'path'"
+        if not isinstance(row, dict) or not all(isinstance(row.get(f), str) for f in fields):
+            names = " and ".join(repr(f) for f in fields)
+            problem = f"a manifest row must be a JSON object with a string {names}"
         else:
             problem = check(row) if check else None
         if problem:

@@ -44,6 +44,11 @@ class TokenHeader:
     latents: bool = False  # continuous latents [D, F] (Codec.encode_latent) instead of codes
     kinds: list[str] | None = None  # only the manifest rows of these kinds (None: all)
 
+    @property
+    def tensor_name(self) -> str:
+        """What the shards hold: ``codes`` or ``latents``."""
+        return "latents" if self.latents else "codes"
+
     @classmethod
     def read(cls, folder: Path) -> TokenHeader:
         path = folder / HEADER_NAME
@@ -136,9 +141,8 @@ class TokenCorpus:
     def _read(self, ref: dict[str, Any]) -> torch.Tensor:
         """The stored ``[K, F]`` codes or ``[D, F]`` latents of one clip, as stored."""
         start, stop = ref["offset"], ref["offset"] + ref["frames"]
-        name = "latents" if self.header.latents else "codes"
         with safe_open(str(self.folder / ref["shard"]), framework="pt") as handle:
-            return handle.get_slice(name)[:, start:stop]
+            return handle.get_slice(self.header.tensor_name)[:, start:stop]
 
 
 def weights_hash(codec: Codec) -> str:

@@ -36,7 +36,6 @@ a LongTensor ``[K, F]``).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -144,8 +143,9 @@ def tokenize_manifest(
         rows = [row for row in rows if row.get("kind") in kinds]
         if not rows:
             raise InvalidInputError(f"{manifest_path} has no rows of kinds {sorted(kinds)}.")
-    header = _make_header(codec, manifest_path, num_codebooks, shard_size, with_sources)
-    header = dataclasses.replace(header, latents=latents, kinds=sorted(kinds) if kinds else None)
+    header = _make_header(
+        codec, manifest_path, num_codebooks, shard_size, with_sources, latents, kinds
+    )
     _prepare_output(out_dir, header)
     shards = [rows[i : i + shard_size] for i in range(0, len(rows), shard_size)]
     names = [f"shard-{i:05d}.safetensors" for i in range(len(shards))]
@@ -223,6 +223,8 @@ def _make_header(
     num_codebooks: int | None,
     shard_size: int,
     with_sources: bool,
+    latents: bool,
+    kinds: list[str] | None,
 ) -> TokenHeader:
     count = codec.num_codebooks if num_codebooks is None else num_codebooks
     return TokenHeader(
@@ -238,6 +240,8 @@ def _make_header(
         manifest_sha256=sha256_file(manifest_path),
         shard_size=shard_size,
         with_sources=with_sources,
+        latents=latents,
+        kinds=sorted(kinds) if kinds else None,
     )
 
 
@@ -392,11 +396,9 @@ def _write_shard(
         "entries": json.dumps(keys),
         "failures": json.dumps({i: errors[i] for i in ids if i in errors}),
     }
-    stored = (
-        {"latents": codes.half()} if header.latents else {"codes": codes.to(codes_dtype(codec))}
-    )
+    stored = codes.half() if header.latents else codes.to(codes_dtype(codec))
     tensors = {
-        **{name: value.contiguous() for name, value in stored.items()},  # [K|D, total_frames]
+        header.tensor_name: stored.contiguous(),  # [K, total_frames] (latents: [D, ...])
         "offsets": offsets,
         "num_samples": num_samples,
     }

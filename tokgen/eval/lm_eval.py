@@ -27,7 +27,6 @@ from tqdm.auto import tqdm
 
 from tokgen.data.manifest import read_manifest
 from tokgen.decoders import apply_mask
-from tokgen.errors import InvalidInputError
 from tokgen.eval import metrics, report
 from tokgen.eval.codec_eval import ASR_ENGINES
 from tokgen.eval.judge import AudioJudge, frechet_distance, load_mono
@@ -154,8 +153,8 @@ def eval_tta(
     if captions is None:
         items = [(row["id"], rng.choice(row["captions"]), row["class"]) for row in rows]
     else:
-        written = read_captions(captions)
-        items = [(f"caption-{i}", caption, label) for i, (caption, label) in enumerate(written)]
+        written = read_manifest(captions, purpose="evaluate", fields=("caption", "class"))
+        items = [(f"caption-{i}", r["caption"], r["class"]) for i, r in enumerate(written)]
         items = items[:limit] if limit else items
     per_item, generated, examples = [], [], []
     for i, (item_id, caption, label) in enumerate(tqdm(items, desc="eval tta")):
@@ -176,35 +175,13 @@ def eval_tta(
         item["judged"] = predicted
     labels = [row["class"] for row in rows]
     scores = {
-        "class_accuracy": statistics.mean(float(p["judged"] == p["class"]) for p in per_item),
+        "class_accuracy": _accuracy(classes, [p["class"] for p in per_item]),
         "classes": float(len({p["class"] for p in per_item})),
         "frechet_distance": frechet_distance(gen_emb, real_emb),
         "real_class_accuracy": _accuracy(real_classes, labels),
         "ceiling_class_accuracy": _accuracy(coded_classes, labels),
     }
     return TaskEvalResult("tta", len(items), scores, per_item, examples, model.sample_rate)
-
-
-def read_captions(path: str | Path) -> list[tuple[str, str]]:
-    """``(caption, class)`` pairs from a JSONL file of ``{"caption": ..., "class": ...}``."""
-    import json
-
-    pairs = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InvalidInputError(f"{path}:{number}: not JSON ({err.msg}).") from err
-        if not (
-            isinstance(row, dict) and all(isinstance(row.get(k), str) for k in ("caption", "class"))
-        ):
-            raise InvalidInputError(f'{path}:{number}: needs string "caption" and "class" fields.')
-        pairs.append((row["caption"], row["class"]))
-    if not pairs:
-        raise InvalidInputError(f"{path} holds no captions.")
-    return pairs
 
 
 def _accuracy(predicted: list[str], labels: list[str]) -> float:
