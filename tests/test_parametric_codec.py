@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from signals import chord_partials, harmonic_tone, voice
 
 import tokgen
 from tokgen.codecs.parametric_codec import ParametricCodec, ParametricConfig
@@ -18,17 +19,6 @@ from tokgen.training.codebook_fit import FitSettings, fit_codec
 
 SR = 16_000
 TINY = ParametricConfig(name="tokgen-codec-param-tiny", bins=16, n_q=4)
-
-
-def voice(seconds: float, f0: float, seed: int) -> np.ndarray:
-    """A buzzy vowel-like tone with vibrato and a noise burst: ``[T]`` at 16 kHz."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.03 * np.sin(2 * np.pi * 5 * t))) / SR
-    tone = sum(np.sin(k * phase) / k for k in range(1, 12))
-    tone *= 0.2 * (t < seconds * 0.7)
-    noise = 0.05 * rng.standard_normal(len(t)) * (t >= seconds * 0.7)
-    return (tone + noise).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -211,18 +201,6 @@ def test_fewer_codebooks_decode(fitted):
         codes = codec.encode(wav, sample_rate=SR, num_codebooks=k)
         assert codes.shape[1] == k
         assert torch.isfinite(codec.decode(codes)).all()
-
-
-def chord_partials(wav: np.ndarray, freqs: tuple[float, ...]) -> list[float]:
-    """Level (dB) of the spectral peak at each of ``freqs`` in the middle second of ``wav``."""
-    middle = wav[len(wav) // 2 - SR // 2 : len(wav) // 2 + SR // 2] * np.hanning(SR)
-    spectrum = np.abs(np.fft.rfft(middle))  # 1 Hz bins
-    return [20 * np.log10(spectrum[int(f) - 3 : int(f) + 4].max() + 1e-9) for f in freqs]
-
-
-def harmonic_tone(f0: float, seconds: float = 2.0) -> np.ndarray:
-    t = np.arange(int(seconds * SR)) / SR
-    return 0.15 * sum(np.sin(2 * np.pi * k * f0 * t) * 0.6**k for k in range(1, 8))
 
 
 @pytest.mark.parametrize("notes", [(262.0, 392.0), (220.0, 277.0)])

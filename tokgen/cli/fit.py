@@ -1,4 +1,4 @@
-"""``tokgen fit codec``: fit the parametric codec (no gradient training)."""
+"""``tokgen fit codec``: fit a parametric or spectral codec (no gradient training)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,21 @@ from typing import Any
 
 def cmd_fit_codec(args: argparse.Namespace) -> None:
     from tokgen.codecs.parametric_codec import ParametricConfig
+    from tokgen.codecs.spectral_codec import SpectralConfig
     from tokgen.training.codebook_fit import FitSettings, fit_codec
 
-    config = ParametricConfig(name=args.name, n_q=args.codebooks, second_pitch=args.second_pitch)
+    if args.backend == "spectral":
+        config = SpectralConfig(name=args.name, n_q=args.codebooks)
+    else:
+        config = ParametricConfig(
+            name=args.name, n_q=args.codebooks, second_pitch=args.second_pitch
+        )
     settings = FitSettings(
-        max_hours=args.hours, iterations=args.iterations, seed=args.seed, jobs=args.jobs
+        max_hours=args.hours,
+        iterations=args.iterations,
+        max_frames=args.max_frames,
+        seed=args.seed,
+        jobs=args.jobs,
     )
     print(f"fitted codec written to {fit_codec(args.manifest, args.out, config, settings)}")
 
@@ -22,15 +32,25 @@ def register(commands: Any) -> None:
     fit = commands.add_parser("fit", help="fit a parametric model (no gradient training)")
     fit_kinds = fit.add_subparsers(dest="kind", required=True, metavar="KIND")
     about = (
-        "fit the pitch-explicit parametric codec (WORLD + residual k-means codebooks) on a "
-        "manifest's audio; deterministic for a seed; rerun to resume"
+        "fit a codec's residual k-means codebooks on a manifest's audio: the pitch-explicit "
+        "parametric codec (WORLD parameters, the default) or the spectral one (log STFT "
+        "magnitudes + Griffin-Lim); deterministic for a seed; rerun to resume"
     )
     p = fit_kinds.add_parser("codec", help=about, description=about)
     p.add_argument("--manifest", required=True, help="train manifest, e.g. data/corpus/train.jsonl")
     p.add_argument("--out", required=True, help="work folder; the codec goes to OUT/model")
+    p.add_argument(
+        "--backend",
+        choices=("parametric", "spectral"),
+        default="parametric",
+        help="what the codebooks code (default %(default)s)",
+    )
     p.add_argument("--name", default="tokgen-codec-16k", help="codec name (default %(default)s)")
     p.add_argument(
-        "--codebooks", type=int, default=8, help="1 F0 + N-1 residual codebooks (default 8)"
+        "--codebooks",
+        type=int,
+        default=8,
+        help="parametric: 1 F0 + N-1 residual codebooks; spectral: N residual (default 8)",
     )
     p.add_argument(
         "--second-pitch",
@@ -39,6 +59,12 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--hours", type=float, default=3.0, help="audio to analyse (default 3)")
     p.add_argument("--iterations", type=int, default=20, help="k-means iterations (default 20)")
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=300_000,
+        help="frames per k-means stage, a seeded sample (default %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="selection and k-means seed (default 0)")
     p.add_argument("--jobs", type=int, default=2, help="analysis processes (default 2)")
     p.set_defaults(func=cmd_fit_codec)

@@ -21,6 +21,7 @@ from tokgen.codecs.base import Codec
 from tokgen.codecs.dac_codec import DACCodec, DACConfig
 from tokgen.codecs.encodec_codec import EncodecCodec, EncodecConfig
 from tokgen.codecs.parametric_codec import ParametricCodec, ParametricConfig
+from tokgen.codecs.spectral_codec import SpectralCodec, SpectralConfig
 from tokgen.errors import ConfigError, InvalidInputError, PretrainedNotFoundError
 
 PRETRAINED_DIR = hub.PRETRAINED_DIR  # a module global, so tests can point it elsewhere
@@ -29,6 +30,7 @@ BACKENDS: dict[str, tuple[type, type[Codec]]] = {
     "encodec": (EncodecConfig, EncodecCodec),
     "dac": (DACConfig, DACCodec),
     "parametric": (ParametricConfig, ParametricCodec),
+    "spectral": (SpectralConfig, SpectralCodec),
 }
 
 
@@ -99,6 +101,8 @@ CODECS: dict[str, NamedCodec] = {
         ParametricConfig(name="tokgen-codec-16k", n_q=9, second_pitch=True)
     ),
     "tokgen-codec-16k-seanet": NamedCodec(TOKGEN_CODEC_16K_SEANET),
+    # log STFT magnitudes + Griffin-Lim: the fine-spectrum latent tokgen-diffusion-small models
+    "tokgen-codec-16k-spectral": NamedCodec(SpectralConfig()),
     "tokgen-codec-debug": NamedCodec(
         EncodecConfig(name="tokgen-codec-debug", n_filters=4, dimension=16, n_q=4, bins=64),
         random_seed=0,

@@ -1,10 +1,12 @@
-"""``tokgen fit codec``: fit the parametric codec's residual k-means codebooks on a corpus.
+"""``tokgen fit codec``: fit a fitted codec's residual k-means codebooks on a corpus.
 
-Three resumable steps in ``out/``, each file written atomically:
+Fitted codecs are the parametric one (WORLD parameters) and the spectral one (log STFT
+magnitudes); both expose ``residual_vectors``, ``mean`` and ``codebooks``. Three resumable
+steps in ``out/``, each file written atomically:
 
-1. ``features/part-NNNNN.npy``: WORLD parameters ``[frames, D]`` of a deterministic selection
-   of manifest rows (every kind of audio: speech, music, events, mixtures), analysed in
-   parallel; finished parts are skipped on a rerun.
+1. ``features/part-NNNNN.npy``: the codec's continuous latents ``[frames, D]`` of a
+   deterministic selection of manifest rows (every kind of audio: speech, music, events,
+   mixtures), analysed in parallel; finished parts are skipped on a rerun.
 2. ``stages/stage-NN.npy``: residual k-means codebooks ``[bins, R]``, one stage at a time
    (seeded Lloyd iterations; empty clusters re-seeded from the worst-coded frames).
 3. ``model/``: the codec checkpoint (``config.json`` + fp16 ``model.safetensors``).
@@ -28,6 +30,8 @@ import torch
 from tqdm import tqdm
 
 from tokgen.codecs.parametric_codec import ParametricCodec, ParametricConfig, nearest
+from tokgen.codecs.registry import build_codec
+from tokgen.codecs.spectral_codec import SpectralCodec, SpectralConfig
 from tokgen.data.manifest import read_manifest
 from tokgen.data.real_speech import HUMAN_CLASS
 from tokgen.errors import ConfigError, InvalidInputError
@@ -35,6 +39,9 @@ from tokgen.hub import atomic_write_text
 
 PART_ROWS = 64  # clips per feature part (the unit of resume)
 FIT_FILE = "fit.json"  # what a work folder was fitted with; a rerun must match it
+
+FittedConfig = ParametricConfig | SpectralConfig
+FittedCodec = ParametricCodec | SpectralCodec
 
 
 @dataclass
@@ -74,17 +81,17 @@ def select_rows(
     return chosen
 
 
-def _analyze_part(job: tuple[list[str], ParametricConfig]) -> np.ndarray:
-    """WORLD parameters ``[frames, D]`` of the clips in one part (a worker process): the
-    codec's own continuous latent, so fitting sees exactly what encoding will quantize."""
+def _analyze_part(job: tuple[list[str], FittedConfig]) -> np.ndarray:
+    """Latents ``[frames, D]`` of the clips in one part (a worker process): the codec's own
+    continuous latent, so fitting sees exactly what encoding will quantize."""
     paths, config = job
     torch.set_num_threads(1)
-    codec = ParametricCodec(config)
+    codec = build_codec(config)
     return np.concatenate([codec.encode_latent(path)[0].T.numpy() for path in paths])
 
 
 def extract_features(
-    rows: list[dict[str, Any]], config: ParametricConfig, folder: Path, jobs: int
+    rows: list[dict[str, Any]], config: FittedConfig, folder: Path, jobs: int
 ) -> np.ndarray:
     """Step 1: analyse ``rows`` into ``folder/part-*.npy`` (resumable); all frames ``[N, D]``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,7 +101,7 @@ def extract_features(
         (i, [r["path"] for r in part]) for i, part in enumerate(parts) if not files[i].is_file()
     ]
     with tqdm(
-        total=len(parts), initial=len(parts) - len(todo), desc="WORLD analysis", unit="part"
+        total=len(parts), initial=len(parts) - len(todo), desc="analysis", unit="part"
     ) as bar:
         jobs_list = [(paths, config) for _, paths in todo]
         if jobs > 1 and len(todo) > 1:
@@ -130,7 +137,7 @@ def kmeans(vectors: torch.Tensor, bins: int, iterations: int, seed: int) -> torc
 
 
 def fit_codebooks(
-    features: np.ndarray, codec: ParametricCodec, folder: Path, settings: FitSettings
+    features: np.ndarray, codec: FittedCodec, folder: Path, settings: FitSettings
 ) -> None:
     """Step 2: residual k-means stage by stage into ``codec.codebooks`` (resumable)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -160,10 +167,11 @@ def fit_codebooks(
 def fit_codec(
     manifest: str | os.PathLike,
     out: str | os.PathLike,
-    config: ParametricConfig | None = None,
+    config: FittedConfig | None = None,
     settings: FitSettings | None = None,
 ) -> Path:
-    """Fit a parametric codec on ``manifest``'s audio; returns the checkpoint directory."""
+    """Fit a parametric (default) or spectral codec on ``manifest``'s audio; returns the
+    checkpoint directory."""
     config = config or ParametricConfig()
     settings = settings or FitSettings()
     out = Path(out)
@@ -173,13 +181,13 @@ def fit_codec(
     )
     features = extract_features(rows, config, out / "features", settings.jobs)
     finite = np.isfinite(features).all(axis=1)
-    codec = ParametricCodec(config)
+    codec = build_codec(config)
     fit_codebooks(features[finite], codec, out / "stages", settings)
     return codec.save_pretrained(out / "model", dtype=torch.float16)
 
 
 def _check_folder(
-    out: Path, manifest: str | os.PathLike, config: ParametricConfig, settings: FitSettings
+    out: Path, manifest: str | os.PathLike, config: FittedConfig, settings: FitSettings
 ) -> None:
     """Record the fit's inputs in ``out/fit.json``; refuse to resume with other ones."""
     record = {
