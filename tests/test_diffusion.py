@@ -159,6 +159,25 @@ def test_latent_statistics_are_saved_and_reloaded(tmp_path):
     LatentDiT(config).load_state_dict(state)
 
 
+def test_samples_hold_nothing_the_dit_cannot_predict(tmp_path):
+    """With more latent channels per position (D * patch) than width, every prediction lies
+    in a subspace; the start noise outside it is dropped, not decoded as sound."""
+    config = DiffusionConfig(codec="tokgen-codec-debug", latent_dim=16, width=16, heads=2,
+                             layers=1, steps=3, objective="flow")  # fmt: skip
+    torch.manual_seed(0)
+    save_diffusion(LatentDiT(config), tmp_path / "m")
+    model = load_diffusion(tmp_path / "m")
+    basis = model.dit.output_basis()
+    assert basis.shape == (32, 16)
+    torch.testing.assert_close(basis.T @ basis, torch.eye(16), atol=1e-5, rtol=0)
+    noise = torch.randn(1, 16, 20)
+    assert model.dit.off_span(noise, basis).norm() > 0.5 * noise.norm()  # half of it is off
+    out = model.generate("tta", "rain", duration=0.4, seed=0)  # statistics 0 / 1: x = latent
+    assert model.dit.off_span(out.latents, basis).abs().max() < 1e-4
+    full = LatentDiT(DiffusionConfig(latent_dim=4, width=16, heads=2, layers=1))  # 8 <= 16
+    assert full.off_span(noise[:, :4], full.output_basis()).abs().max() < 1e-5
+
+
 def test_the_scheduler_folder_is_what_samples(tmp_path):
     config = DiffusionConfig(codec="tokgen-codec-debug", latent_dim=16, width=16, heads=2,
                              layers=1, steps=3)  # fmt: skip

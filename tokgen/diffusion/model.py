@@ -127,12 +127,10 @@ class LatentDiT(nn.Module):
     ) -> torch.Tensor:
         """Noisy ``x [B, D, F]`` at noise level ``time [B]`` (in [0, 1]) -> prediction
         ``[B, D, F]``; ``frame_mask [B, F]`` (True: real frames) hides the padding."""
-        batch, dim, frames = x.shape
+        batch, _, frames = x.shape
         p = self.config.patch
-        positions = math.ceil(frames / p)
-        x = nn.functional.pad(x, (0, positions * p - frames))
-        x = x.reshape(batch, dim, positions, p).permute(0, 1, 3, 2)  # [B, D, p, N]
-        x = x.reshape(batch, dim * p, positions)  # [B, D*p, N]
+        x = self._fold(x)  # [B, D*p, N]
+        positions = x.shape[-1]
         mask = None
         if frame_mask is not None:
             padded = nn.functional.pad(frame_mask, (0, positions * p - frames))
@@ -149,8 +147,40 @@ class LatentDiT(nn.Module):
             encoder_attention_mask=cond.states_mask,
             return_dict=False,
         )[0]  # [B, D*p, N]
-        out = out.reshape(batch, dim, p, positions).permute(0, 1, 3, 2)
-        return out.reshape(batch, dim, positions * p)[:, :, :frames]  # [B, D, F]
+        return self._unfold(out, frames)
+
+    def output_basis(self) -> torch.Tensor:
+        """Orthonormal columns ``[D*p, r]`` spanning what the DiT can output per position:
+        its last layers are linear (``proj_out``, then ``postprocess_conv`` plus a skip), so
+        with ``D * patch`` channels from ``width`` features every prediction lies in this
+        ``r <= width`` dimensional subspace."""
+        weight = self.dit.proj_out.weight.float()  # [D*p, width]
+        mix = self.dit.postprocess_conv.weight[:, :, 0].float()  # [D*p, D*p]
+        return torch.linalg.qr(weight + mix @ weight).Q
+
+    def off_span(self, x: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+        """The part of normalised ``x [B, D, F]`` outside ``basis`` (see
+        :meth:`output_basis`), per position: what the model can neither predict nor remove,
+        so sampling sets it to the data mean (zero). Zero where ``D * patch <= width``."""
+        folded = self._fold(x)  # [B, D*p, N]
+        outside = folded - basis @ (basis.T @ folded)
+        return self._unfold(outside, x.shape[-1])
+
+    def _fold(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, D, F]`` -> ``[B, D*p, N]``: ``patch`` frames per position (zero-padded)."""
+        batch, dim, frames = x.shape
+        p = self.config.patch
+        positions = math.ceil(frames / p)
+        x = nn.functional.pad(x, (0, positions * p - frames))
+        x = x.reshape(batch, dim, positions, p).permute(0, 1, 3, 2)  # [B, D, p, N]
+        return x.reshape(batch, dim * p, positions)
+
+    def _unfold(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        """``[B, D*p, N]`` -> ``[B, D, F]`` (the inverse of :meth:`_fold`)."""
+        batch, _, positions = x.shape
+        p = self.config.patch
+        x = x.reshape(batch, -1, p, positions).permute(0, 1, 3, 2)
+        return x.reshape(batch, -1, positions * p)[:, :, :frames]
 
     def _duration_features(self, seconds: torch.Tensor) -> torch.Tensor:
         """``[B]`` seconds -> ``[B, duration_features]`` sines and cosines."""

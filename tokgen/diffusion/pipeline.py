@@ -256,6 +256,7 @@ class DiffusionModel:
         x = start_noise(scheduler, noise)
         both = Conditioning.cat([cond, cond.dropped()]) if scale != 1.0 else cond
         mask2 = torch.cat([frame_mask, frame_mask]) if scale != 1.0 else frame_mask
+        basis = self.dit.output_basis()  # [D*p, r]: where predictions can lie
         for t in tqdm(scheduler.timesteps, desc="diffusion", disable=not progress):
             if known_mask.any():
                 held = noised_known(scheduler, self.config, known, noise, t)
@@ -269,6 +270,9 @@ class DiffusionModel:
             else:
                 out = self.dit(inputs, time, cond, frame_mask)
             x = scheduler.step(out, t, x).prev_sample * frame_mask[:, None]  # padding stays 0
+        # the start noise off the span is never predicted, so never removed: drop it (the
+        # data mean there); removing it each step instead scored the same (issue 14 note)
+        x = x - self.dit.off_span(x, basis)
         return torch.where(known_mask, known, x) * frame_mask[:, None]
 
     def _scheduler(self) -> Any:
