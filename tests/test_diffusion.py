@@ -174,6 +174,9 @@ def test_samples_hold_nothing_the_dit_cannot_predict(tmp_path):
     assert model.dit.off_span(noise, basis).norm() > 0.5 * noise.norm()  # half of it is off
     out = model.generate("tta", "rain", duration=0.4, seed=0)  # statistics 0 / 1: x = latent
     assert model.dit.off_span(out.latents, basis).abs().max() < 1e-4
+    wav = tone(0.4)[0]  # the ceiling a perfect model of this size could reach is in-span
+    direct = model.codec.decode_latent(model.codec.encode_latent(wav, SR), length=len(wav))
+    assert not torch.allclose(model.reconstruct(wav, SR), direct[0, 0])
     full = LatentDiT(DiffusionConfig(latent_dim=4, width=16, heads=2, layers=1))  # 8 <= 16
     assert full.off_span(noise[:, :4], full.output_basis()).abs().max() < 1e-5
 

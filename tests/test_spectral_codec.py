@@ -137,7 +137,28 @@ def test_bad_inputs_raise_clear_errors(fitted):
         SpectralConfig(n_q=0)
 
 
-def test_shipped_spectral_codec_loads():
+def test_a_pca_latent_is_fitted_orthonormal_and_deterministic(fitted, tmp_path):
+    _, _, manifest = fitted
+    config = SpectralConfig(name="tokgen-codec-spectral-pca", bins=16, n_q=2, pca_dims=8)
+    settings = FitSettings(iterations=4, jobs=1)
+    codec = tokgen.load_codec(fit_codec(manifest, tmp_path / "a", config, settings))
+    again = tokgen.load_codec(fit_codec(manifest, tmp_path / "b", config, settings))
+    assert codec.latent_dim == 8 and torch.equal(codec.basis, again.basis)
+    torch.testing.assert_close(codec.basis @ codec.basis.T, torch.eye(8), atol=2e-3, rtol=0)
+    wav = torch.from_numpy(voice(0.5, 240.0, 1))
+    latent = codec.encode_latent(wav, sample_rate=SR)
+    assert latent.shape == (1, 8, 25) and codec.encode(wav, sample_rate=SR).shape == (1, 2, 25)
+    assert codec.decode_latent(latent, length=len(wav)).shape == (1, 1, len(wav))
+    with pytest.raises(ConfigError, match="pca_dims"):
+        SpectralConfig(pca_dims=600)
+
+
+def test_shipped_spectral_codec_keeps_a_chord():
     codec = tokgen.load_codec("tokgen-codec-16k-spectral")
     assert isinstance(codec, SpectralCodec) and codec.num_codebooks == 4
-    assert codec.codebooks.abs().sum() > 0  # fitted, not the zeros of a fresh one
+    assert codec.latent_dim == 96 and codec.codebooks.abs().sum() > 0  # fitted
+    notes = (262.0, 392.0)
+    chord = torch.from_numpy(harmonic_tone(notes[0]) + harmonic_tone(notes[1])).float()
+    out = codec.decode_latent(codec.encode_latent(chord, sample_rate=SR))[0, 0].numpy()
+    levels, decoded = chord_partials(chord.numpy(), notes), chord_partials(out, notes)
+    assert all(abs(a - b) < 10 for a, b in zip(levels, decoded)), (levels, decoded)

@@ -12,7 +12,7 @@ def cmd_fit_codec(args: argparse.Namespace) -> None:
     from tokgen.training.codebook_fit import FitSettings, fit_codec
 
     if args.backend == "spectral":
-        config = SpectralConfig(name=args.name, n_q=args.codebooks)
+        config = SpectralConfig(name=args.name, n_q=args.codebooks, pca_dims=args.pca_dims)
     else:
         config = ParametricConfig(
             name=args.name, n_q=args.codebooks, second_pitch=args.second_pitch
@@ -56,6 +56,13 @@ def register(commands: Any) -> None:
         "--second-pitch",
         action="store_true",
         help="code a second harmonic source (chords) in the last codebook",
+    )
+    p.add_argument(
+        "--pca-dims",
+        type=int,
+        default=0,
+        help="spectral: latent = this many principal components of the log magnitudes "
+        "(default 0: every bin)",
     )
     p.add_argument("--hours", type=float, default=3.0, help="audio to analyse (default 3)")
     p.add_argument("--iterations", type=int, default=20, help="k-means iterations (default 20)")

@@ -142,6 +142,15 @@ class ParametricCodec(Codec):
         items = [synthesize(item.T.double().cpu().numpy(), self.settings) for item in latent]
         return torch.from_numpy(np.stack(items)).float()[:, None].to(latent.device)
 
+    # ---- fitting (tokgen fit codec) ----------------------------------------------------
+    def fit_features(self, path: str) -> np.ndarray:
+        """What fitting analyses of one clip: its WORLD parameters ``[F, D]`` (the latent)."""
+        return self.encode_latent(path)[0].T.numpy()
+
+    def fit_latent(self, features: np.ndarray, seed: int) -> np.ndarray:
+        """The frames' latents ``[N, D]``: the analysed parameters themselves."""
+        return features
+
     # ---- quantization ----------------------------------------------------------------
     def residual_vectors(self, latent: torch.Tensor) -> torch.Tensor:
         """``[B, D, F]`` -> weighted, centred ``[B, F, R]`` vectors the codebooks quantize."""

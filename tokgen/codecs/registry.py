@@ -101,8 +101,8 @@ CODECS: dict[str, NamedCodec] = {
         ParametricConfig(name="tokgen-codec-16k", n_q=9, second_pitch=True)
     ),
     "tokgen-codec-16k-seanet": NamedCodec(TOKGEN_CODEC_16K_SEANET),
-    # log STFT magnitudes + Griffin-Lim: the fine-spectrum latent tokgen-diffusion-small models
-    "tokgen-codec-16k-spectral": NamedCodec(SpectralConfig()),
+    # log STFT magnitudes + Griffin-Lim: the fine-spectrum latent (96 principal components)
+    "tokgen-codec-16k-spectral": NamedCodec(SpectralConfig(pca_dims=96)),
     "tokgen-codec-debug": NamedCodec(
         EncodecConfig(name="tokgen-codec-debug", n_filters=4, dimension=16, n_q=4, bins=64),
         random_seed=0,

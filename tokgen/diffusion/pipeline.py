@@ -179,9 +179,12 @@ class DiffusionModel:
         return GenerationOutput(out, self.codec.sample_rate, codes, lengths, stacked)
 
     def reconstruct(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        """Mono ``wav [T]`` through the codec's continuous latent and back: what a perfect
-        model could give. ``[T]``."""
-        latent = self.codec.encode_latent(wav, sample_rate)
+        """Mono ``wav [T]`` through the codec's continuous latent and the span of what the
+        DiT can output (:meth:`LatentDiT.output_basis`), and back: what a perfect model of
+        this size could give. ``[T]``."""
+        x = self.dit.normalize(self.codec.encode_latent(wav, sample_rate).to(self.device))
+        x = x - self.dit.off_span(x, self.dit.output_basis())
+        latent = self.dit.denormalize(x).float().cpu()
         return self.codec.decode_latent(latent, length=wav.shape[-1])[0, 0]
 
     # ---- pieces ----------------------------------------------------------------------

@@ -4,9 +4,11 @@ Fitted codecs are the parametric one (WORLD parameters) and the spectral one (lo
 magnitudes); both expose ``residual_vectors``, ``mean`` and ``codebooks``. Three resumable
 steps in ``out/``, each file written atomically:
 
-1. ``features/part-NNNNN.npy``: the codec's continuous latents ``[frames, D]`` of a
-   deterministic selection of manifest rows (every kind of audio: speech, music, events,
-   mixtures), analysed in parallel; finished parts are skipped on a rerun.
+1. ``features/part-NNNNN.npy``: what the codec analyses (``fit_features``: WORLD
+   parameters, or log magnitudes) of a deterministic selection of manifest rows (every
+   kind of audio: speech, music, events, mixtures), analysed in parallel; finished parts
+   are skipped on a rerun. ``fit_latent`` turns them into latents (fitting the spectral
+   codec's PCA basis first, in seconds).
 2. ``stages/stage-NN.npy``: residual k-means codebooks ``[bins, R]``, one stage at a time
    (seeded Lloyd iterations; empty clusters re-seeded from the worst-coded frames).
 3. ``model/``: the codec checkpoint (``config.json`` + fp16 ``model.safetensors``).
@@ -82,12 +84,11 @@ def select_rows(
 
 
 def _analyze_part(job: tuple[list[str], FittedConfig]) -> np.ndarray:
-    """Latents ``[frames, D]`` of the clips in one part (a worker process): the codec's own
-    continuous latent, so fitting sees exactly what encoding will quantize."""
+    """The codec's ``fit_features`` ``[frames, S]`` of the clips in one part (a worker)."""
     paths, config = job
     torch.set_num_threads(1)
     codec = build_codec(config)
-    return np.concatenate([codec.encode_latent(path)[0].T.numpy() for path in paths])
+    return np.concatenate([codec.fit_features(path) for path in paths])
 
 
 def extract_features(
@@ -137,11 +138,11 @@ def kmeans(vectors: torch.Tensor, bins: int, iterations: int, seed: int) -> torc
 
 
 def fit_codebooks(
-    features: np.ndarray, codec: FittedCodec, folder: Path, settings: FitSettings
+    latents: np.ndarray, codec: FittedCodec, folder: Path, settings: FitSettings
 ) -> None:
     """Step 2: residual k-means stage by stage into ``codec.codebooks`` (resumable)."""
     folder.mkdir(parents=True, exist_ok=True)
-    latent = torch.from_numpy(features).float().T[None]  # [1, D, N]
+    latent = torch.from_numpy(latents).float().T[None]  # [1, D, N]
     vectors = codec.residual_vectors(latent)[0]  # [N, R]; the mean is still zero here
     generator = torch.Generator().manual_seed(settings.seed)
     if len(vectors) > settings.max_frames:
@@ -180,9 +181,9 @@ def fit_codec(
         Path(manifest), settings.max_hours, settings.seed, tuple(settings.exclude_classes)
     )
     features = extract_features(rows, config, out / "features", settings.jobs)
-    finite = np.isfinite(features).all(axis=1)
     codec = build_codec(config)
-    fit_codebooks(features[finite], codec, out / "stages", settings)
+    latents = codec.fit_latent(features[np.isfinite(features).all(axis=1)], settings.seed)
+    fit_codebooks(latents, codec, out / "stages", settings)
     return codec.save_pretrained(out / "model", dtype=torch.float16)
 
 
