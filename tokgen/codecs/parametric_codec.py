@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tokgen.codecs.base import Codec, CodecOutput
+from tokgen.codecs.fitted import FittedCodec, nearest
 from tokgen.codecs.world_vocoder import F0_TRACKERS, WorldSettings, analyze, synthesize
 from tokgen.errors import ConfigError
 
@@ -83,7 +83,7 @@ class ParametricConfig:
         return slots + ([("pitch", 2)] if self.second_pitch else [])
 
 
-class ParametricCodec(Codec):
+class ParametricCodec(FittedCodec):
     """WORLD vocoder + residual k-means over the per-frame parameter vector (see module doc)."""
 
     def __init__(self, config: ParametricConfig) -> None:
@@ -101,32 +101,8 @@ class ParametricCodec(Codec):
 
     # ---- properties ------------------------------------------------------------------
     @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def channels(self) -> int:
-        return 1
-
-    @property
-    def hop_length(self) -> int:
-        return self.config.hop_length
-
-    @property
-    def max_codebooks(self) -> int:
-        return self.config.n_q
-
-    @property
-    def cardinality(self) -> int:
-        return self.config.bins
-
-    @property
     def latent_dim(self) -> int:
         return self.settings.dim
-
-    @property
-    def device(self) -> torch.device:
-        return self.codebooks.device
 
     # ---- analysis / synthesis ----------------------------------------------------------
     def _encode_chunk(self, wav: torch.Tensor) -> torch.Tensor:
@@ -199,15 +175,3 @@ class ParametricCodec(Codec):
         log_f0 = low + (codes.float() - 1).clamp(min=0) / (levels - 1) * (high - low)
         voicing = (codes > 0).float()
         return log_f0, voicing
-
-    def forward(self, wav: torch.Tensor, num_codebooks: int | None = None) -> CodecOutput:
-        raise ConfigError(
-            f"{self.name} is fitted, not trained: fit its codebooks with `tokgen fit codec`."
-        )
-
-
-def nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """Index ``[...]`` of the nearest codebook row for ``vectors [..., R]``, ``codebook [N, R]``."""
-    flat = vectors.reshape(-1, vectors.shape[-1])  # [M, R]
-    scores = flat @ codebook.T - 0.5 * (codebook * codebook).sum(-1)  # [M, N]
-    return scores.argmax(-1).reshape(vectors.shape[:-1])

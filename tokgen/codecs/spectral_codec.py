@@ -21,8 +21,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from tokgen.codecs.base import Codec, CodecOutput
-from tokgen.codecs.parametric_codec import nearest
+from tokgen.codecs.fitted import FittedCodec, nearest
 from tokgen.errors import ConfigError
 
 PCA_SAMPLE = 100_000  # frames the PCA basis is fitted on (a seeded sample)
@@ -59,7 +58,7 @@ class SpectralConfig:
             )
 
 
-class SpectralCodec(Codec):
+class SpectralCodec(FittedCodec):
     """Log STFT magnitudes + Griffin-Lim + residual k-means (see module doc)."""
 
     def __init__(self, config: SpectralConfig) -> None:
@@ -75,32 +74,8 @@ class SpectralCodec(Codec):
 
     # ---- properties ------------------------------------------------------------------
     @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def channels(self) -> int:
-        return 1
-
-    @property
-    def hop_length(self) -> int:
-        return self.config.hop_length
-
-    @property
-    def max_codebooks(self) -> int:
-        return self.config.n_q
-
-    @property
-    def cardinality(self) -> int:
-        return self.config.bins
-
-    @property
     def latent_dim(self) -> int:
         return self.basis.shape[0]
-
-    @property
-    def device(self) -> torch.device:
-        return self.codebooks.device
 
     # ---- analysis / synthesis ----------------------------------------------------------
     def log_magnitude(self, wav: torch.Tensor) -> torch.Tensor:
@@ -163,9 +138,3 @@ class SpectralCodec(Codec):
     def _dequantize(self, codes: torch.Tensor) -> torch.Tensor:
         vector = sum(book[column] for book, column in zip(self.codebooks, codes.unbind(1)))
         return (vector + self.mean).transpose(1, 2)  # [B, D, F]
-
-    def forward(self, wav: torch.Tensor, num_codebooks: int | None = None) -> CodecOutput:
-        raise ConfigError(
-            f"{self.name} is fitted, not trained: fit its codebooks with "
-            "`tokgen fit codec --backend spectral`."
-        )

@@ -31,9 +31,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tokgen.codecs.parametric_codec import ParametricCodec, ParametricConfig, nearest
+from tokgen.codecs.fitted import FittedCodec, nearest
+from tokgen.codecs.parametric_codec import ParametricConfig
 from tokgen.codecs.registry import build_codec
-from tokgen.codecs.spectral_codec import SpectralCodec, SpectralConfig
+from tokgen.codecs.spectral_codec import SpectralConfig
 from tokgen.data.manifest import read_manifest
 from tokgen.data.real_speech import HUMAN_CLASS
 from tokgen.errors import ConfigError, InvalidInputError
@@ -43,7 +44,6 @@ PART_ROWS = 64  # clips per feature part (the unit of resume)
 FIT_FILE = "fit.json"  # what a work folder was fitted with; a rerun must match it
 
 FittedConfig = ParametricConfig | SpectralConfig
-FittedCodec = ParametricCodec | SpectralCodec
 
 
 @dataclass
