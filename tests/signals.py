@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import soundfile as sf
 
 SR = 16_000
 
@@ -28,3 +32,14 @@ def chord_partials(wav: np.ndarray, freqs: tuple[float, ...]) -> list[float]:
 def harmonic_tone(f0: float, seconds: float = 2.0) -> np.ndarray:
     t = np.arange(int(seconds * SR)) / SR
     return 0.15 * sum(np.sin(2 * np.pi * k * f0 * t) * 0.6**k for k in range(1, 8))
+
+
+def write_clips(root: Path, clips: list[np.ndarray], kind: str) -> Path:
+    """``clips`` as ``root/clip{i}.wav`` and a manifest of them, ``root/train.jsonl``."""
+    rows = []
+    for i, clip in enumerate(clips):
+        sf.write(root / f"clip{i}.wav", clip, SR)
+        rows.append(json.dumps({"path": f"clip{i}.wav", "duration": len(clip) / SR, "kind": kind}))
+    manifest = root / "train.jsonl"
+    manifest.write_text("\n".join(rows) + "\n")
+    return manifest

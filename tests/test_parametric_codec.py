@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from signals import chord_partials, harmonic_tone, voice
+from signals import chord_partials, harmonic_tone, voice, write_clips
 
 import tokgen
 from tokgen.codecs.parametric_codec import ParametricCodec, ParametricConfig
@@ -25,13 +25,12 @@ TINY = ParametricConfig(name="tokgen-codec-param-tiny", bins=16, n_q=4)
 def fitted(tmp_path_factory):
     """A tiny codec fitted on 4 seeded clips; returns (codec, work folder, manifest)."""
     root = tmp_path_factory.mktemp("fit")
-    rows = []
-    for i, f0 in enumerate((110.0, 180.0, 240.0, 320.0)):
-        clip = np.concatenate([np.zeros(SR // 4, np.float32), voice(1.5, f0, i)])  # silence too
-        sf.write(root / f"clip{i}.wav", clip, SR)
-        rows.append(json.dumps({"path": f"clip{i}.wav", "duration": 1.5, "kind": "speech"}))
-    manifest = root / "train.jsonl"
-    manifest.write_text("\n".join(rows) + "\n")
+    silence = np.zeros(SR // 4, np.float32)  # silence too
+    clips = [
+        np.concatenate([silence, voice(1.5, f0, i)])
+        for i, f0 in enumerate((110.0, 180.0, 240.0, 320.0))
+    ]
+    manifest = write_clips(root, clips, "speech")
     out = root / "run"
     model = fit_codec(manifest, out, TINY, FitSettings(iterations=4, jobs=1))
     return tokgen.load_codec(model), out, manifest

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
-from signals import chord_partials, harmonic_tone, voice
+from signals import chord_partials, harmonic_tone, voice, write_clips
 
 import tokgen
 from tokgen.codecs.spectral_codec import SpectralCodec, SpectralConfig
@@ -25,12 +23,9 @@ TINY = SpectralConfig(name="tokgen-codec-spectral-tiny", bins=16, n_q=3, griffin
 def fitted(tmp_path_factory):
     """A tiny codec fitted on 3 seeded clips; returns (codec, work folder, manifest)."""
     root = tmp_path_factory.mktemp("fit")
-    rows = []
-    for i, f0 in enumerate((110.0, 240.0, 500.0)):
-        sf.write(root / f"clip{i}.wav", voice(1.0, f0, i), SR)
-        rows.append(json.dumps({"path": f"clip{i}.wav", "duration": 1.0, "kind": "music"}))
-    manifest = root / "train.jsonl"
-    manifest.write_text("\n".join(rows) + "\n")
+    manifest = write_clips(
+        root, [voice(1.0, f0, i) for i, f0 in enumerate((110.0, 240.0, 500.0))], "music"
+    )
     out = root / "run"
     model = fit_codec(manifest, out, TINY, FitSettings(iterations=4, jobs=1))
     return tokgen.load_codec(model), out, manifest
