@@ -1,7 +1,7 @@
 """Layers run one way: no module imports from a layer above its own (DESIGN.md's data flow).
 
 Lowest first: the foundation (errors, checks, hub, audio) -> codecs -> text -> conditions ->
-tasks -> lm -> decoders -> pipeline, diffusion -> data -> training -> eval -> cli. Data and training feed the models, so they
+tasks -> lm -> decoders -> pipeline, diffusion, tts -> data -> training -> eval -> cli. Data and training feed the models, so they
 sit above them; eval and the command line are on top.
 """
 
@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tasks",),
     ("lm",),
     ("decoders",),
-    ("pipeline", "diffusion"),  # the two generators' load/generate (diffusion is model + loop)
+    ("pipeline", "diffusion", "tts"),  # the generators: load/generate (each model + its loop)
     ("data",),
     ("training",),
     ("eval",),

@@ -366,12 +366,13 @@ def _pick(value: Any, i: int) -> Any:
 def shipped_models() -> list[str]:
     """Names of the generative models in ``tokgen/pretrained/``."""
     from tokgen.lm.checkpoint import KIND
+    from tokgen.tts import KIND as TTS_KIND
 
     def is_model(folder: Path) -> bool:
         config = folder / "config.json"
         if (folder / INDEX_NAME).is_file():
             return True
-        return config.is_file() and json.loads(config.read_text()).get("kind") == KIND
+        return config.is_file() and json.loads(config.read_text()).get("kind") in (KIND, TTS_KIND)
 
     return [p.name for p in sorted(PRETRAINED_DIR.iterdir()) if p.is_dir() and is_model(p)]
 
@@ -382,6 +383,13 @@ def _is_diffusion(path: Path) -> bool:
 
     index = path / INDEX_NAME
     return index.is_file() and hub.read_json_file(index).get("kind") == DIFFUSION_KIND
+
+
+def _is_tts(path: Path) -> bool:
+    """Whether ``path`` holds a duration TTS (see :mod:`tokgen.tts`)."""
+    from tokgen.tts import is_tts
+
+    return is_tts(path)
 
 
 def load(
@@ -407,6 +415,12 @@ def load(
         lm, path, index = debug_lm(), Path(), {}
     else:
         path = model_dir(name_or_path)
+        if _is_tts(path):
+            from tokgen.tts import load_tts
+
+            if decoder is not None:
+                raise InvalidInputError(f"{name_or_path} speaks through its codec; no decoder=.")
+            return load_tts(path, str(name_or_path))
         if _is_diffusion(path):
             from tokgen.diffusion import load_diffusion
 
@@ -474,6 +488,10 @@ def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
     if diffusion is not None:
         return ModelInfo({t: builtin_task(t) for t in diffusion.tasks}, diffusion.max_duration)
     path = model_dir(name_or_path)
+    if _is_tts(path):
+        from tokgen.tts.pipeline import MAX_SECONDS
+
+        return ModelInfo({"tts": builtin_task("tts")}, MAX_SECONDS)
     if (path / INDEX_NAME).is_file():
         path = path / _read_index(path)["lm"]
     config, specs = read_lm_info(path)

@@ -1,4 +1,4 @@
-"""``tokgen data build | tokenize | import | real-speech | noisy``: corpora and manifests."""
+"""``tokgen data build | tokenize | align | import | real-speech | noisy``: corpora and manifests."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ def cmd_data_tokenize(args: argparse.Namespace) -> int:
     )
     print(f"{args.out}: {report.summary()}")
     return report_failures(report.failures, shown=5)
+
+
+def cmd_data_align(args: argparse.Namespace) -> None:
+    from tokgen.data.alignment import align_manifest
+
+    written = align_manifest(args.manifest, args.out, limit=args.limit)
+    print(f"{args.out}: {written} clips aligned now")
 
 
 def cmd_data_import(args: argparse.Namespace) -> int:
@@ -133,6 +140,20 @@ def _add_tokenize(data_kinds: Any) -> None:
     p.set_defaults(func=cmd_data_tokenize)
 
 
+def _add_align(data_kinds: Any) -> None:
+    """``tokgen data align``."""
+    about = (
+        "time the phones of a manifest's speech rows for the duration TTS: flite says each "
+        "transcript and DTW on MFCCs moves its phone ends onto the clip; writes one JSONL "
+        "line per clip (id, frames, phone ids, durations in 20 ms frames); rerun to resume"
+    )
+    p = data_kinds.add_parser("align", help=about, description=about)
+    p.add_argument("--manifest", required=True, help="JSONL manifest from `tokgen data build`")
+    p.add_argument("--out", required=True, help="output JSONL, e.g. data/align/train.jsonl")
+    p.add_argument("--limit", type=int, help="only the first N speech rows")
+    p.set_defaults(func=cmd_data_align)
+
+
 def _add_import(data_kinds: Any) -> None:
     """``tokgen data import``."""
     about = (
@@ -211,6 +232,7 @@ def register(commands: Any) -> None:
     adders = (
         _add_build,
         _add_tokenize,
+        _add_align,
         _add_import,
         _add_example_voice,
         _add_real_speech,

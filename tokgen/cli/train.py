@@ -1,4 +1,4 @@
-"""``tokgen train codec | lm | diffusion | judge``: train a model from a YAML recipe."""
+"""``tokgen train codec | lm | diffusion | tts | judge``: train a model from a YAML recipe."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ def cmd_train_diffusion(args: argparse.Namespace) -> None:
 
     config = load_diffusion_train_config(args.config, args.set or [])
     print(f"trained diffusion model written to {train_diffusion(config)}")
+
+
+def cmd_train_tts(args: argparse.Namespace) -> None:
+    from tokgen.training.tts_training import load_tts_train_config, train_tts
+
+    config = load_tts_train_config(args.config, args.set or [])
+    print(f"trained duration TTS written to {train_tts(config)}")
 
 
 def cmd_train_judge(args: argparse.Namespace) -> None:
@@ -79,6 +86,14 @@ def register(commands: Any) -> None:
     )
     add_recipe_arguments(p, "diffusion/tokgen_diffusion_small.yaml")
     p.set_defaults(func=cmd_train_diffusion)
+    p = train_kinds.add_parser(
+        "tts",
+        help="train or fine-tune the duration TTS on a speech latent corpus and its phone "
+        "alignments (`tokgen data tokenize --latents --kinds speech`, `tokgen data align`; see "
+        "tts/*.yaml); rerun to resume",
+    )
+    add_recipe_arguments(p, "tts/tokgen_tts_small.yaml")
+    p.set_defaults(func=cmd_train_tts)
     p = train_kinds.add_parser(
         "judge",
         help="train the audio judge (class + voice classifier) that scores generated audio",

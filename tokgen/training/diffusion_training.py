@@ -9,7 +9,6 @@ weights is kept (checkpointed with the run) and is what gets exported. Latent st
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from tokgen.diffusion.pipeline import load_dit, save_diffusion
 from tokgen.errors import ConfigError
 from tokgen.hub import config_from_dict
 from tokgen.training.config import OptimConfig, RunConfig, read_recipe
+from tokgen.training.ema import Ema, EmaConfig, latent_statistics
 from tokgen.training.trainer import MODEL_DIR, Trainer, Updater
 
 STATES_NAME = "caption_states.safetensors"
@@ -40,11 +40,6 @@ class DiffusionDataConfig:
     caption_dropout: float = 0.1  # share of items trained without their caption
     batch_size: int = 16
     num_workers: int = 0
-
-
-@dataclass
-class EmaConfig:
-    decay: float = 0.999  # 0 disables the EMA (the raw weights are exported)
 
 
 @dataclass
@@ -175,31 +170,6 @@ class Collate:
         return collate_crops(items, c.caption_dim, c.max_caption_tokens, c.frame_rate)
 
 
-class Ema:
-    """Exponential moving average of a module's weights (and a copy of its buffers)."""
-
-    def __init__(self, module: torch.nn.Module, decay: float) -> None:
-        self.model = copy.deepcopy(module).eval().requires_grad_(False)
-        self.decay = decay
-        self.updates = 0
-
-    @torch.no_grad()
-    def update(self, module: torch.nn.Module) -> None:
-        self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for ema, live in zip(self.model.parameters(), module.parameters()):
-            ema.lerp_(live.detach().to(ema.dtype), 1 - decay)
-        for ema, live in zip(self.model.buffers(), module.buffers()):
-            ema.copy_(live)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "updates": self.updates}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.updates = int(state["updates"])
-
-
 class DiffusionTask:
     """One step: noise the normalised latents, predict the target, masked MSE."""
 
@@ -224,25 +194,6 @@ class DiffusionTask:
         if self.ema is not None:
             self.ema.update(dit)
         return {"loss": loss.item()}
-
-
-def latent_statistics(latents: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    """Per-channel mean, standard deviation, minimum and maximum ``[D]`` over every frame of
-    ``latents`` (``[D, F_i]`` each)."""
-    total = squares = low = high = None
-    count = 0
-    for latent in latents:
-        latent = latent.double()  # [D, F]
-        if total is None:
-            total, squares = latent.sum(-1), (latent**2).sum(-1)
-            low, high = latent.amin(-1), latent.amax(-1)
-        else:
-            total, squares = total + latent.sum(-1), squares + (latent**2).sum(-1)
-            low, high = torch.minimum(low, latent.amin(-1)), torch.maximum(high, latent.amax(-1))
-        count += latent.shape[-1]
-    mean = total / count
-    std = (squares / count - mean**2).clamp(min=0).sqrt()
-    return mean.float(), std.float(), low.float(), high.float()
 
 
 def build_dit(

@@ -1,0 +1,192 @@
+"""The duration TTS: flite phones, DTW alignment, the network, training and generate()."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import tokgen
+from tokgen.cli import main
+from tokgen.codecs import load_codec
+from tokgen.data.alignment import align, align_manifest, read_alignments
+from tokgen.data.tokenize import tokenize_manifest
+from tokgen.errors import InvalidInputError, TokgenError
+from tokgen.text.phones import PHONE_IDS, flite_phones
+from tokgen.training.tts_training import load_tts_train_config, train_tts
+from tokgen.tts import DurationTTSConfig, DurationTTSNet, save_tts
+from tokgen.tts.model import expand
+from tokgen.tts.pipeline import load_tts_net
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = REPO / "tts" / "tiny.yaml"
+SR = 16_000
+SENTENCES = ("The cat sat on the mat.", "Where is the red bridge?", "She reads every evening.")
+
+
+def _flite(text: str, voice: str, path: Path) -> tuple[np.ndarray, list[float]]:
+    """flite's rendering of ``text`` in ``voice`` and the end time of each phone."""
+    out = subprocess.run(["flite", "-voice", voice, "-psdur", "-t", text, "-o", str(path)],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return sf.read(str(path), dtype="float32")[0], [
+        float(x.rpartition(":")[2]) for x in out.split()
+    ]
+
+
+def test_flite_phones_are_timed_and_bounded_by_silence():
+    phones = flite_phones("Dr. Smith paid $5.")  # normalized first: doctor, five dollars
+    assert phones.phones[0] == phones.phones[-1] == "pau"
+    assert all(p in PHONE_IDS for p in phones.phones)
+    assert phones.ends == sorted(phones.ends)
+    frames = phones.frame_durations(50.0)
+    assert sum(frames) == round(phones.ends[-1] * 50)
+    assert sum(phones.frame_durations(50.0, speed=2.0)) == round(phones.ends[-1] * 25)
+    with pytest.raises(InvalidInputError, match="nothing to say"):
+        flite_phones(" ?! ")
+
+
+def test_expand_gives_each_frame_its_phone_and_position():
+    index, position, length = expand(torch.tensor([[2, 0, 3], [1, 1, 0]]), 6)
+    assert index.tolist() == [[0, 0, 2, 2, 2, -1], [0, 1, -1, -1, -1, -1]]
+    torch.testing.assert_close(position[0, :5], torch.tensor([0, 0.5, 0, 1 / 3, 2 / 3]))
+    assert length[0].tolist() == [2, 2, 3, 3, 3, 0]
+
+
+def test_alignment_finds_another_voices_phone_ends(tmp_path):
+    """DTW from flite's kal16 onto rms: the ends agree with rms's own timing within 3 frames
+    on average (1.3 frames on the corpus' 40 flite test clips; see tts/README.md)."""
+    errors = []
+    for text in SENTENCES:
+        wav, ends = _flite(text, "rms", tmp_path / "rms.wav")
+        frames = -(-len(wav) // 320)
+        a = align(wav, text, frames)
+        assert sum(a.durations) == frames and len(a.ids) == len(ends)
+        exact = np.round(np.array(ends[:-1]) * 50)
+        errors += list(np.abs(np.cumsum(a.durations)[:-1] - exact))
+    assert np.mean(errors) < 3.0
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory) -> tuple[Path, Path]:
+    """Six flite clips (two voices, three sentences): a latent corpus and its alignments."""
+    root = tmp_path_factory.mktemp("speech")
+    rows = []
+    for voice in ("kal16", "slt"):
+        for s, text in enumerate(SENTENCES):
+            name = f"{voice}{s}.wav"
+            wav, _ = _flite(text, voice, root / name)
+            rows.append({"id": f"{voice}-{s}", "kind": "speech", "path": name, "voice": voice,
+                         "transcript": text, "duration": len(wav) / SR})  # fmt: skip
+    rows.append({"id": "tone", "kind": "music", "path": "kal160.wav", "duration": 1.0})
+    manifest = root / "train.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    latents = root / "latents"
+    tokenize_manifest(load_codec("tokgen-codec-16k"), manifest, latents, latents=True,
+                      kinds=["speech"], progress=False)  # fmt: skip
+    assert align_manifest(manifest, root / "align.jsonl") == 6  # speech rows only
+    return latents, root / "align.jsonl"
+
+
+def test_align_manifest_resumes_after_a_half_written_line(speech, tmp_path):
+    latents, alignments = speech
+    lines = alignments.read_text().splitlines(keepends=True)
+    partial = tmp_path / "align.jsonl"
+    partial.write_text("".join(lines[:2]) + lines[2][:10])  # killed while writing row 3
+    assert align_manifest(latents.parent / "train.jsonl", partial) == 4
+    assert read_alignments(partial) == read_alignments(alignments)
+
+
+def _tiny(speech: tuple[Path, Path], out: Path, *overrides: str):
+    latents, alignments = speech
+    sets = [f"data.latents={latents}", f"data.alignments={alignments}", f"run.out_dir={out}"]
+    return load_tts_train_config(TINY, [*sets, *overrides])
+
+
+def test_training_exports_resumes_exactly_and_generates(speech, tmp_path):
+    export = train_tts(_tiny(speech, tmp_path / "run"))
+    model = tokgen.load(str(export))
+    assert model.tasks == ["tts"] and model.net.latent_std.min() > 0
+    out = model.generate("tts", "The cat sat.", prompt_audio=str(speech[0].parent / "slt1.wav"))
+    frames = sum(flite_phones("The cat sat.").frame_durations(50.0))
+    assert out.audio.shape == (1, 1, frames * 320) and out.lengths == [frames * 320]
+    assert out.codes.shape == (1, 9, frames) and torch.isfinite(out.audio).all()
+    straight = train_tts(_tiny(speech, tmp_path / "a", "run.max_steps=4", "run.save_every=2"))
+    train_tts(_tiny(speech, tmp_path / "b", "run.max_steps=2", "run.save_every=2"))
+    resumed = train_tts(_tiny(speech, tmp_path / "b", "run.max_steps=4", "run.save_every=2"))
+    a, b = load_tts_net(straight).state_dict(), load_tts_net(resumed).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_needs_alignments_that_match(speech, tmp_path):
+    empty = tmp_path / "none.jsonl"
+    empty.write_text("")
+    config = _tiny(speech, tmp_path / "run", f"data.alignments={empty}")
+    with pytest.raises(TokgenError, match="tokgen data align"):
+        train_tts(config)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tts") / "model"
+    save_tts(DurationTTSNet(DurationTTSConfig(width=16, phone_layers=1, frame_layers=1)), path)
+    return tokgen.load(str(path))
+
+
+def test_a_batch_equals_its_items_and_speed_sets_the_length(model):
+    texts = ["Good morning.", "The weather is lovely today."]
+    batch = model.generate("tts", texts, speed=[1.0, 2.0])
+    for i, (text, speed) in enumerate(zip(texts, (1.0, 2.0))):
+        one = model.generate("tts", text, speed=speed)
+        assert batch.lengths[i] == one.lengths[0]
+        torch.testing.assert_close(batch.latents[i, :, : one.latents.shape[-1]], one.latents[0],
+                                   atol=1e-4, rtol=1e-4)  # fmt: skip
+    slow = model.generate("tts", texts[1], speed=0.5).lengths[0]
+    assert abs(slow / batch.lengths[1] - 4.0) < 0.1  # half speed is four times speed 2
+
+
+def test_the_voice_vector_ignores_padding(model):
+    latent = torch.randn(1, 49, 30)
+    padded = torch.cat([latent, torch.zeros(1, 49, 10)], -1)
+    mask = torch.arange(40)[None] < 30
+    torch.testing.assert_close(model.net.voice(padded, mask),
+                               model.net.voice(latent, torch.ones(1, 30, dtype=torch.bool)))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.generate("tta", "a bell"), "only speaks"),
+        (lambda m: m.generate("tts"), "needs text"),
+        (lambda m: m.generate("tts", "Hi.", temperature=0.5), "deterministic"),
+        (lambda m: m.generate("tts", "Hi.", speed=0), "speed"),
+        (lambda m: m.generate("tts", "Hi.", duration=2.0), "speed= instead"),
+        (lambda m: m.generate("tts", "..."), "nothing to say"),
+        (
+            lambda m: m.generate("tts", "Hi.", prompt_audio=torch.zeros(100), sample_rate=SR),
+            "at least",
+        ),
+    ],
+)
+def test_bad_inputs_name_the_problem(model, call, message):
+    with pytest.raises(TokgenError, match=message):
+        call(model)
+
+
+def test_cli_trains_and_speaks(speech, tmp_path, capsys):
+    latents, alignments = speech
+    run = tmp_path / "run"
+    argv = ["train", "tts", "--config", str(TINY), "--set", f"data.latents={latents}",
+            "--set", f"data.alignments={alignments}", "--set", f"run.out_dir={run}"]  # fmt: skip
+    assert main(argv) == 0
+    assert "written to" in capsys.readouterr().out
+    out = tmp_path / "hi.wav"
+    prompt = str(latents.parent / "slt0.wav")
+    argv = ["generate", "tts", "Hello.", "--prompt", prompt, "--model", str(run / "model")]
+    assert main([*argv, "-o", str(out)]) == 0
+    assert sf.info(str(out)).frames > 0

@@ -1,0 +1,74 @@
+"""The phone front end of the duration TTS: flite's lexicon, letter-to-sound rules and durations.
+
+flite (a Debian package) turns English text into CMU phones and gives each its duration from
+its own duration model (``flite -psdur``). :func:`flite_phones` runs it on normalized text;
+:data:`PHONES` is the inventory, a phone's id its index plus one (0 pads).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from tokgen.errors import InvalidInputError, MissingDependencyError
+from tokgen.text.frontend import normalize_text
+
+PHONES = (
+    *("pau", "aa", "ae", "ah", "ao", "aw", "ax", "axr", "ay", "b", "ch", "d", "dh", "eh", "er"),
+    *("ey", "f", "g", "hh", "ih", "iy", "jh", "k", "l", "m", "n", "ng", "ow", "oy", "p", "r"),
+    *("s", "sh", "t", "th", "uh", "uw", "v", "w", "y", "z", "zh"),
+)
+"""flite's US English phone set; ``pau`` is silence."""
+
+PHONE_IDS = {phone: i + 1 for i, phone in enumerate(PHONES)}
+PAD_ID = 0
+FRONTEND_VOICE = "kal16"  # the flite voice whose duration model times the phones
+
+
+@dataclass(frozen=True)
+class PhoneSequence:
+    """Phones of one text and the time each ends, in seconds, as flite would say them."""
+
+    phones: list[str]
+    ends: list[float]
+
+    @property
+    def ids(self) -> list[int]:
+        return [PHONE_IDS[p] for p in self.phones]
+
+    def frame_durations(self, frame_rate: float, speed: float = 1.0) -> list[int]:
+        """Frames per phone at ``frame_rate`` (Hz), ends rounded so the sum is the total."""
+        bounds = [0] + [round(end / speed * frame_rate) for end in self.ends]
+        return [max(b - a, 0) for a, b in itertools.pairwise(bounds)]
+
+
+def flite_phones(text: str, voice: str = FRONTEND_VOICE) -> PhoneSequence:
+    """Normalize ``text`` and let flite phonetize and time it: ``pau ... pau``."""
+    if shutil.which("flite") is None:
+        raise MissingDependencyError(
+            "the phone front end needs flite: run `apt-get install -y flite`."
+        )
+    spoken = normalize_text(text)
+    if not spoken.strip(" ,.?!-'"):
+        raise InvalidInputError(f"text {text!r} has nothing to say; give a sentence.")
+    result = subprocess.run(
+        ["flite", "-voice", voice, "-psdur", "-t", spoken, "none"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise MissingDependencyError(f"flite failed ({result.returncode}): {result.stderr[-300:]}")
+    phones, ends = [], []
+    for item in result.stdout.split():
+        phone, _, end = item.rpartition(":")
+        if phone not in PHONE_IDS:
+            raise InvalidInputError(f"flite gave the unknown phone {phone!r} for {text!r}.")
+        phones.append(phone)
+        ends.append(float(end))
+    if not phones:
+        raise InvalidInputError(f"flite gave no phones for {text!r}.")
+    return PhoneSequence(phones, ends)

@@ -1,0 +1,212 @@
+"""``tokgen train tts``: the duration TTS on a speech latent corpus and its phone alignments.
+
+Inputs: a latent corpus of speech (``tokgen data tokenize --latents --kinds speech``) and the
+phone durations of the same clips (``tokgen data align``). Each item is one clip: its timed
+phones, its latent (the target) and, as the voice prompt, up to ``prompt_seconds`` of
+*another* clip of the same voice (so the voice vector cannot carry the sentence). The loss
+is L1 on the normalized latent over the real frames. An EMA of the weights is exported.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from tokgen.data.alignment import read_alignments
+from tokgen.data.token_corpus import TokenCorpus
+from tokgen.errors import ConfigError
+from tokgen.hub import config_from_dict
+from tokgen.training.config import OptimConfig, RunConfig, read_recipe
+from tokgen.training.ema import Ema, EmaConfig, latent_statistics
+from tokgen.training.trainer import MODEL_DIR, Trainer, Updater
+from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
+from tokgen.tts.pipeline import load_tts_net, save_tts
+
+
+@dataclass
+class TTSDataConfig:
+    latents: str  # a speech latent corpus: `tokgen data tokenize --latents --kinds speech`
+    alignments: str  # its phone durations: `tokgen data align`
+    prompt_seconds: float = 3.0  # longest voice prompt crop
+    batch_size: int = 16
+    num_workers: int = 0
+
+
+@dataclass
+class TTSTrainConfig:
+    """``tokgen train tts`` recipe: model sizes, data, run, optimizer, EMA."""
+
+    data: TTSDataConfig
+    run: RunConfig
+    model: dict[str, Any] = field(default_factory=dict)  # DurationTTSConfig fields
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
+    init_from: str | None = None  # a duration TTS model to fine-tune (folder or shipped name)
+
+
+def load_tts_train_config(path: str | Path, overrides: list[str] = ()) -> TTSTrainConfig:
+    """Read a TTS recipe and apply ``section.key=value`` overrides."""
+    classes = {"data": TTSDataConfig, "run": RunConfig, "optim": OptimConfig, "ema": EmaConfig}
+    raw, parts = read_recipe(path, overrides, TTSTrainConfig, ("data", "run"), classes)
+    return TTSTrainConfig(model=raw.get("model") or {}, init_from=raw.get("init_from"), **parts)
+
+
+class SpeechItems(Dataset):
+    """Items keyed ``(index, seed)``: clip ``index``'s phones, latent and another clip of its
+    voice as the prompt (a random crop)."""
+
+    def __init__(
+        self,
+        corpus: TokenCorpus,
+        latents: list[torch.Tensor],
+        alignments_path: str,
+        prompt_seconds: float,
+    ) -> None:
+        alignments = read_alignments(alignments_path)
+        self.items = []  # (row index, Alignment)
+        for i, row in enumerate(corpus.rows):
+            a = alignments.get(row.get("id"))
+            if a is not None and sum(a.durations) == latents[i].shape[-1]:
+                self.items.append((i, a))
+        if not self.items:
+            raise ConfigError(
+                f"no clip of {corpus.folder} has an alignment in {alignments_path} that matches "
+                "its frames; run `tokgen data align` on the manifest the corpus was made from."
+            )
+        self.latents = latents
+        self.by_voice: dict[str, list[int]] = defaultdict(list)  # voice -> item positions
+        for position, (i, _) in enumerate(self.items):
+            self.by_voice[corpus.rows[i].get("voice", "")].append(position)
+        self.voices = [corpus.rows[i].get("voice", "") for i, _ in self.items]
+        self.prompt_frames = max(1, round(prompt_seconds * corpus.header.frame_rate))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, torch.Tensor]:
+        position, seed = key
+        rng = random.Random(seed)
+        index, alignment = self.items[position]
+        others = [p for p in self.by_voice[self.voices[position]] if p != position] or [position]
+        prompt = self.latents[self.items[rng.choice(others)][0]]
+        start = rng.randrange(max(1, prompt.shape[-1] - self.prompt_frames + 1))
+        return {
+            "phones": torch.tensor(alignment.ids),
+            "durations": torch.tensor(alignment.durations),
+            "latent": self.latents[index].float(),  # [D, F]
+            "prompt": prompt[:, start : start + self.prompt_frames].float(),  # [D, Fp]
+        }
+
+
+@dataclass
+class SpeechBatch:
+    phones: torch.Tensor  # [B, P], 0 pads
+    durations: torch.Tensor  # [B, P]
+    latents: torch.Tensor  # [B, D, F]
+    frame_mask: torch.Tensor  # [B, F]
+    prompts: torch.Tensor  # [B, D, Fp]
+    prompt_mask: torch.Tensor  # [B, Fp]
+
+    def to(self, device: Any) -> SpeechBatch:
+        return SpeechBatch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+
+
+def _pad(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[..., L_i]`` tensors -> ``[B, ..., L]`` zero-padded and the mask ``[B, L]``."""
+    longest = max(t.shape[-1] for t in tensors)
+    out = tensors[0].new_zeros(len(tensors), *tensors[0].shape[:-1], longest)
+    mask = torch.zeros(len(tensors), longest, dtype=torch.bool)
+    for i, t in enumerate(tensors):
+        out[i, ..., : t.shape[-1]] = t
+        mask[i, : t.shape[-1]] = True
+    return out, mask
+
+
+def collate_speech(items: list[dict[str, torch.Tensor]]) -> SpeechBatch:
+    phones, _ = _pad([item["phones"] for item in items])
+    durations, _ = _pad([item["durations"] for item in items])
+    latents, frame_mask = _pad([item["latent"] for item in items])
+    prompts, prompt_mask = _pad([item["prompt"] for item in items])
+    return SpeechBatch(phones, durations, latents, frame_mask, prompts, prompt_mask)
+
+
+class TTSTask:
+    """One step: predict the normalized latent from timed phones and the prompt's voice."""
+
+    def __init__(self, ema: Ema | None) -> None:
+        self.ema = ema
+
+    def train_step(self, batch: SpeechBatch, step: int, update: Updater) -> dict[str, float]:
+        model = update.modules["tts"]
+        net = update.accelerator.unwrap_model(model)
+        voice = net.voice(batch.prompts, batch.prompt_mask)
+        prediction = model(batch.phones, batch.durations, voice, batch.latents.shape[-1])
+        mask = batch.frame_mask[:, None].to(prediction.dtype)  # [B, 1, F]
+        error = (prediction.float() - net.normalize(batch.latents)).abs() * mask
+        loss = error.sum() / (mask.sum() * prediction.shape[1])
+        update("tts", loss)
+        if self.ema is not None:
+            self.ema.update(net)
+        return {"loss": loss.item()}
+
+
+def build_net(config: TTSTrainConfig, corpus: TokenCorpus, latents: list[torch.Tensor]) -> Any:
+    """A fresh network sized by the recipe (statistics from ``latents``) or ``init_from``."""
+    if config.init_from is not None:
+        from tokgen.pipeline import model_dir
+
+        net = load_tts_net(model_dir(config.init_from))
+        if net.config.codec != corpus.header.codec:
+            raise ConfigError(
+                f"{config.init_from} models {net.config.codec!r} latents; {corpus.folder} holds "
+                f"{corpus.header.codec!r} latents."
+            )
+        return net
+    fields = {"codec": corpus.header.codec, "latent_dim": latents[0].shape[0],
+              "frame_rate": corpus.header.frame_rate, **config.model}  # fmt: skip
+    net = DurationTTSNet(config_from_dict(DurationTTSConfig, fields, source="recipe [model]"))
+    net.set_statistics(*latent_statistics(latents))
+    return net
+
+
+def train_tts(config: TTSTrainConfig) -> Path:
+    """Train (or resume) the duration TTS; returns the exported ``out_dir/model`` folder."""
+    torch.manual_seed(config.run.seed)
+    corpus = TokenCorpus(config.data.latents)
+    if not corpus.header.latents:
+        raise ConfigError(
+            f"{config.data.latents} holds codes; make a latent corpus with `tokgen data "
+            "tokenize --latents --kinds speech ...`."
+        )
+    from tokgen.codecs import load_codec
+
+    corpus.check_codec(load_codec(corpus.header.codec))
+    latents = [corpus.latents(i).half() for i in range(len(corpus))]  # [D, F_i]: read once
+    net = build_net(config, corpus, latents)
+    dataset = SpeechItems(corpus, latents, config.data.alignments, config.data.prompt_seconds)
+    ema = Ema(net, config.ema.decay) if config.ema.decay > 0 else None
+    trainer = Trainer(
+        config.run,
+        config.optim,
+        {"tts": net},
+        dataset,
+        batch_size=config.data.batch_size,
+        num_workers=config.data.num_workers,
+        config=asdict(config),
+        collate_fn=collate_speech,
+    )
+    if ema is not None:
+        trainer.accelerator.register_for_checkpointing(ema)
+    export = Path(config.run.out_dir) / MODEL_DIR
+
+    def on_save(t: Trainer) -> None:
+        save_tts(ema.model if ema is not None else t.unwrap("tts"), export)
+
+    trainer.fit(TTSTask(ema).train_step, on_save=on_save)
+    return export

@@ -1,0 +1,149 @@
+"""The duration TTS network: phones with given durations -> the codec's continuous latent.
+
+What two CPU cores cannot learn is not asked of it: *when* each phone sounds comes from flite's
+duration model (:mod:`tokgen.text.phones`), *how* the frames become a waveform from the codec's
+vocoder (WORLD). The network only maps a phone sequence, already timed, to per-frame vocoder
+parameters in a voice given by a prompt (FastSpeech's regime with external durations)::
+
+    phones [B, P] --embed, conv blocks--> [B, W, P] --repeat by durations--> [B, W, F]
+        + position in the phone, the phone's length, the voice vector
+        --dilated conv blocks--> normalized latent [B, D, F]
+
+The voice vector is the per-channel mean and standard deviation of the prompt's normalized
+latent ``[2D]``: a prompt of any length, no speaker table, so unseen voices work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from tokgen.errors import ConfigError
+from tokgen.text.phones import PHONES
+
+
+@dataclass
+class DurationTTSConfig:
+    """Sizes of the network and what it models; saved in the checkpoint."""
+
+    codec: str = "tokgen-codec-16k"
+    latent_dim: int = 49  # the codec's latent channels D
+    frame_rate: float = 50.0
+    vocab: int = len(PHONES) + 1  # 0 pads
+    width: int = 256
+    phone_layers: int = 3
+    frame_layers: int = 6
+    kernel: int = 5
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.width < 8 or self.kernel % 2 == 0 or self.latent_dim < 1:
+            raise ConfigError(
+                f"duration TTS needs width >= 8, an odd kernel and latent_dim >= 1; got "
+                f"{self.width}, {self.kernel}, {self.latent_dim}."
+            )
+
+
+class ConvBlock(nn.Module):
+    """Residual block: LayerNorm over channels, dilated conv, GELU, dropout, masked."""
+
+    def __init__(self, width: int, kernel: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.conv = nn.Conv1d(width, width, kernel, padding=dilation * (kernel // 2),
+                              dilation=dilation)  # fmt: skip
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x [B, W, T]``, ``mask [B, 1, T]`` -> ``[B, W, T]`` (zero where masked)."""
+        h = self.norm(x.transpose(1, 2)).transpose(1, 2) * mask
+        return (x + self.dropout(functional.gelu(self.conv(h)))) * mask
+
+
+class DurationTTSNet(nn.Module):
+    """Timed phones + a voice vector -> the normalized latent; stores the latent statistics."""
+
+    def __init__(self, config: DurationTTSConfig) -> None:
+        super().__init__()
+        self.config = config
+        w, d = config.width, config.latent_dim
+        self.embed = nn.Embedding(config.vocab, w, padding_idx=0)
+        self.phone_blocks = nn.ModuleList(
+            ConvBlock(w, config.kernel, 1, config.dropout) for _ in range(config.phone_layers)
+        )
+        self.frame_in = nn.Linear(3, w)  # position in the phone, 1 - that, log length
+        self.voice_in = nn.Linear(2 * d, w)
+        self.frame_blocks = nn.ModuleList(
+            ConvBlock(w, config.kernel, 2 ** (i % 3), config.dropout)
+            for i in range(config.frame_layers)
+        )
+        self.norm_out = nn.LayerNorm(w)
+        self.out = nn.Linear(w, d)
+        self.register_buffer("latent_mean", torch.zeros(d))
+        self.register_buffer("latent_std", torch.ones(d))
+        self.register_buffer("latent_low", torch.full((d,), -1e4))
+        self.register_buffer("latent_high", torch.full((d,), 1e4))
+
+    def set_statistics(
+        self, mean: torch.Tensor, std: torch.Tensor, low: torch.Tensor, high: torch.Tensor
+    ) -> None:
+        """Per-channel ``[D]`` mean, deviation and range of the training latents."""
+        self.latent_mean.copy_(mean)
+        self.latent_std.copy_(std.clamp(min=1e-3))
+        self.latent_low.copy_(low)
+        self.latent_high.copy_(high)
+
+    def normalize(self, latent: torch.Tensor) -> torch.Tensor:
+        """``[B, D, F]`` codec latent -> zero mean, unit variance per channel."""
+        return (latent - self.latent_mean[:, None]) / self.latent_std[:, None]
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalize`, clamped to the training latents' range."""
+        latent = x * self.latent_std[:, None] + self.latent_mean[:, None]
+        return latent.clamp(self.latent_low[:, None], self.latent_high[:, None])
+
+    def voice(self, latent: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Voice vectors ``[B, 2D]`` of prompts' latents ``[B, D, F]`` (``mask [B, F]``)."""
+        x = self.normalize(latent)
+        m = mask[:, None].to(x.dtype)
+        count = m.sum(-1).clamp(min=1)
+        mean = (x * m).sum(-1) / count
+        std = (((x - mean[..., None]) ** 2 * m).sum(-1) / count).sqrt()
+        return torch.cat([mean, std], dim=-1)
+
+    def forward(
+        self, phones: torch.Tensor, durations: torch.Tensor, voice: torch.Tensor, frames: int
+    ) -> torch.Tensor:
+        """``phones``/``durations`` ``[B, P]`` (0 pads), ``voice [B, 2D]`` -> normalized
+        latent ``[B, D, frames]`` (zero past each item's total duration)."""
+        phone_mask = (phones > 0)[:, None].to(self.out.weight.dtype)  # [B, 1, P]
+        h = self.embed(phones).transpose(1, 2) * phone_mask  # [B, W, P]
+        for block in self.phone_blocks:
+            h = block(h, phone_mask)
+        index, position, length = expand(durations, frames)  # [B, F] each
+        frame_mask = (index >= 0)[:, None].to(h.dtype)  # [B, 1, F]
+        gathered = torch.gather(h, 2, index.clamp(min=0)[:, None].expand(-1, h.shape[1], -1))
+        extra = torch.stack([position, 1 - position, torch.log1p(length)], dim=-1)
+        x = gathered + self.frame_in(extra).transpose(1, 2) + self.voice_in(voice)[..., None]
+        x = x * frame_mask
+        for block in self.frame_blocks:
+            x = block(x, frame_mask)
+        y = self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)  # [B, D, F]
+        return y * frame_mask
+
+
+def expand(durations: torch.Tensor, frames: int) -> tuple[torch.Tensor, ...]:
+    """Durations ``[B, P]`` -> per frame ``[B, frames]``: the phone index (-1 past the end),
+    the position in the phone in [0, 1), and the phone's length in frames."""
+    ends = durations.cumsum(-1)  # [B, P]
+    t = torch.arange(frames, device=durations.device)[None].expand(len(durations), -1)
+    index = torch.searchsorted(ends, t.contiguous(), right=True)  # [B, F]
+    past = index >= durations.shape[1]
+    index = index.clamp(max=durations.shape[1] - 1)
+    length = torch.gather(durations, 1, index).float()
+    start = torch.gather(ends, 1, index) - length
+    position = ((t - start) / length.clamp(min=1)).float()
+    return index.masked_fill(past, -1), position.masked_fill(past, 0), length.masked_fill(past, 0)

@@ -1,0 +1,167 @@
+"""``DurationTTS``: text + a voice prompt -> speech, through flite's timed phones, the duration
+TTS network and the codec's vocoder. Same ``generate("tts", ...)`` and output as the LM.
+
+A checkpoint is a folder with ``config.json`` (``kind`` = :data:`KIND`, the network's
+:class:`DurationTTSConfig`) and ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tokgen import hub
+from tokgen.checks import number
+from tokgen.codecs import Codec
+from tokgen.errors import ConfigError, InvalidInputError
+from tokgen.pipeline import GenerationOutput, _batch_size, _pick, audio_argument
+from tokgen.tasks import TaskSpec, builtin_task
+from tokgen.text.phones import flite_phones
+from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
+
+KIND = "tokgen-duration-tts"
+MAX_SECONDS = 30.0  # longest speech one item may last
+PROMPT_SECONDS = 3.0  # the prompt's last seconds give the voice (as in training)
+DEFAULT_PROMPT = Path(__file__).resolve().parent.parent / "assets" / "sample_speech.wav"
+
+
+class DurationTTS:
+    """A loaded duration TTS: ``generate("tts", text, prompt_audio=...)``."""
+
+    def __init__(self, net: DurationTTSNet, codec: Codec, name: str) -> None:
+        self.net = net.eval()
+        self.codec = codec
+        self.name = name
+
+    @property
+    def config(self) -> DurationTTSConfig:
+        return self.net.config
+
+    @property
+    def sample_rate(self) -> int:
+        return self.codec.sample_rate
+
+    @property
+    def tasks(self) -> list[str]:
+        return ["tts"]
+
+    def task(self, name: str) -> TaskSpec:
+        if name != "tts":
+            raise InvalidInputError(
+                f"{self.name} only speaks (task 'tts'), not {name!r}; tokgen-small and "
+                "tokgen-diffusion-small do the other tasks."
+            )
+        return builtin_task(name)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        task: str,
+        text: str | list[str] | None = None,
+        *,
+        prompt_audio: Any = None,
+        sample_rate: int | None = None,
+        speed: float | list[float] = 1.0,
+        seed: int | list[int] | None = None,
+        cfg_scale: float | None = None,
+        duration: float | None = None,
+        steps: int | None = None,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        progress: bool = False,
+    ) -> GenerationOutput:
+        """Speak ``text`` (one string or a list) in the voice of ``prompt_audio`` (a path,
+        ``(tensor, rate)`` or a tensor with ``sample_rate``; default: the bundled sample
+        voice). ``speed`` scales the speaking rate (1: flite's timing). The output is
+        deterministic: ``seed`` is accepted for the common API and changes nothing, and the
+        LM's sampling options (temperature, top_k, top_p, cfg_scale) are refused, as are
+        ``duration`` (the text and ``speed`` set it) and diffusion ``steps``."""
+        self.task(task)
+        if (temperature, top_k, top_p, cfg_scale, steps) != (1.0, 0, 1.0, None, None):
+            raise InvalidInputError(
+                f"{self.name} is deterministic: temperature, top_k, top_p, cfg_scale and steps "
+                "do not apply (it takes text, prompt_audio and speed)."
+            )
+        if duration is not None:
+            raise InvalidInputError(
+                f"{self.name} speaks as long as the text takes: set speed= instead of duration."
+            )
+        if text is None:
+            raise InvalidInputError("task 'tts' needs text= (the words to speak).")
+        batch = _batch_size({"text": text, "prompt_audio": prompt_audio, "speed": speed})
+        items = []
+        for i in range(batch):
+            rate = number("speed", _pick(speed, i), low=0.25, high=4.0)
+            words = _pick(text, i)
+            if not isinstance(words, str):
+                raise InvalidInputError(f"text must be a string or a list of them, got {words!r}.")
+            phones = flite_phones(words)
+            durations = phones.frame_durations(self.config.frame_rate, rate)
+            if sum(durations) > MAX_SECONDS * self.config.frame_rate:
+                raise InvalidInputError(
+                    f"text item {i} would last {sum(durations) / self.config.frame_rate:.1f} s; "
+                    f"at most {MAX_SECONDS:g} s at a time: split it into sentences."
+                )
+            items.append((phones.ids, durations))
+        voices = torch.cat(
+            [self._voice(_pick(prompt_audio, i), sample_rate) for i in range(batch)]
+        )  # fmt: skip  [B, 2D]
+        phones = torch.zeros(batch, max(len(ids) for ids, _ in items), dtype=torch.long)
+        durations = torch.zeros_like(phones)
+        for i, (ids, lengths) in enumerate(items):
+            phones[i, : len(ids)] = torch.tensor(ids)
+            durations[i, : len(ids)] = torch.tensor(lengths)
+        frames = [int(d.sum()) for d in durations]
+        x = self.net(phones, durations, voices, max(frames))  # [B, D, F]
+        hop = self.codec.hop_length
+        out = torch.zeros(batch, self.codec.channels, max(frames) * hop)
+        codes = torch.full((batch, self.codec.num_codebooks, max(frames)), -1, dtype=torch.long)
+        latents = torch.zeros(batch, self.config.latent_dim, max(frames))
+        for i, f in enumerate(frames):
+            latent = self.net.denormalize(x[i : i + 1, :, :f]).float()  # [1, D, F_i]
+            latents[i, :, :f] = latent[0]
+            out[i, :, : f * hop] = self.codec.decode_latent(latent)[0]
+            codes[i, :, :f] = self.codec.quantize_latent(latent)[0]
+        return GenerationOutput(out, self.sample_rate, codes, [f * hop for f in frames], latents)
+
+    def _voice(self, value: Any, sample_rate: int | None) -> torch.Tensor:
+        """The voice vector ``[1, 2D]`` of a prompt's last :data:`PROMPT_SECONDS`."""
+        value = str(DEFAULT_PROMPT) if value is None else value
+        clip = audio_argument("prompt_audio", value, sample_rate, self.codec, MAX_SECONDS)
+        keep = round(PROMPT_SECONDS * self.codec.sample_rate)
+        latent = self.codec.encode_latent(clip.samples[:, :, -keep:], clip.sample_rate)
+        return self.net.voice(latent.float(), torch.ones(1, latent.shape[-1], dtype=torch.bool))
+
+
+def save_tts(net: DurationTTSNet, path: str | os.PathLike) -> Path:
+    """Export ``net`` (fp16 weights) as a loadable folder."""
+    config = {"kind": KIND, **asdict(net.config)}
+    return hub.save_checkpoint(path, config, net.state_dict(), dtype=torch.float16)
+
+
+def is_tts(path: str | os.PathLike) -> bool:
+    """Whether folder ``path`` holds a duration TTS checkpoint."""
+    config = Path(path) / hub.CONFIG_NAME
+    return config.is_file() and hub.read_json_file(config).get("kind") == KIND
+
+
+def load_tts_net(path: str | os.PathLike) -> DurationTTSNet:
+    config, state = hub.load_checkpoint(path)
+    if config.pop("kind", None) != KIND:
+        raise ConfigError(f"{path} is not a duration TTS checkpoint (kind {KIND!r}).")
+    net = DurationTTSNet(hub.config_from_dict(DurationTTSConfig, config, source=str(path)))
+    net.load_state_dict(state)
+    return net
+
+
+def load_tts(path: str | os.PathLike, name: str) -> DurationTTS:
+    """The duration TTS in folder ``path`` with its codec."""
+    from tokgen.codecs import load_codec
+
+    net = load_tts_net(path)
+    return DurationTTS(net, load_codec(net.config.codec), name)
