@@ -36,6 +36,7 @@ from tokgen.errors import TokgenError
 from tokgen.eval.spectrogram import save_spectrograms
 from tokgen.pipeline import TokgenModel
 from tokgen.tasks import TaskSpec, condition_meaning, default_length
+from tokgen.tts import DurationTTS
 
 ASSETS = Path(tokgen.__file__).parent / "assets"
 EXAMPLES = {  # task -> condition values from bundled assets
@@ -52,7 +53,7 @@ TITLES = {
 }
 LOCAL_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]  # never Google Fonts
 PROGRESS = gr.Progress(track_tqdm=True)  # generate()'s progress bar, shown in the page
-Model = TokgenModel | DiffusionModel
+Model = TokgenModel | DiffusionModel | DurationTTS
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def build_demo(
 ) -> gr.Blocks:
     """The demo for ``model`` (a name, a directory or a loaded model: a codec LM or a
     diffusion model); ``codec`` names the codec tab's codec (default: the model's)."""
-    model = model if isinstance(model, TokgenModel | DiffusionModel) else tokgen.load(model)
+    model = model if isinstance(model, Model) else tokgen.load(model)
     limits = limits or DemoLimits()
     workdir = Path(tempfile.mkdtemp(prefix="tokgen-demo-"))
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
@@ -147,9 +148,11 @@ def _condition_input(task: str, condition: ConditionSpec, model: Model) -> gr.co
 
 def _settings(model: Model, spec: TaskSpec) -> list[gr.components.Component]:
     """Duration and the sampling options (the model's defaults), in a closed panel: an
-    LM's temperature, top-k and top-p, or a diffusion model's steps."""
+    LM's temperature, top-k and top-p, a diffusion model's steps, or a duration TTS's speed."""
     eos = spec.target.length == "eos"
     with gr.Accordion("Settings", open=False):
+        if isinstance(model, DurationTTS):  # deterministic; the text sets the duration
+            return [gr.Slider(0.5, 2.0, value=1.0, step=0.05, label="speaking rate (1: flite's)")]
         duration = gr.Slider(
             0.0,
             model.config.max_duration,
@@ -181,6 +184,8 @@ def _task_runner(model: Model, spec: TaskSpec, workdir: Path):
         if missing:
             what = condition_meaning(spec.name, missing[0]) or missing[0].name
             raise gr.Error(f"{what}: this input is needed; fill it in (or upload or record it).")
+        if isinstance(model, DurationTTS):
+            return _speak(model, spec, conditions, values[len(names)], workdir, values)
         duration, *sampling, cfg, seed = values[len(names) :]
         if isinstance(model, DiffusionModel):
             options = {"steps": int(sampling[0])}
@@ -203,6 +208,21 @@ def _task_runner(model: Model, spec: TaskSpec, workdir: Path):
             raise _page_error(err, values) from None
 
     return run
+
+
+def _speak(
+    model: DurationTTS,
+    spec: TaskSpec,
+    conditions: dict[str, Any],
+    speed: float,
+    workdir: Path,
+    values: tuple[Any, ...],
+) -> tuple[str, str]:
+    try:
+        out = model.generate(spec.name, **conditions, speed=speed)
+        return _outputs(workdir, spec.name, out.audio[0, :, : out.lengths[0]], out.sample_rate)
+    except TokgenError as err:
+        raise _page_error(err, values) from None
 
 
 def _codec_tab(codec: Any, workdir: Path, model: Model) -> None:

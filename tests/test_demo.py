@@ -160,3 +160,21 @@ def test_a_diffusion_model_gets_its_own_settings_and_endpoints():
         assert len(read(audio)[0]) == 8_000
     finally:
         demo.close()
+
+
+def test_a_duration_tts_gets_a_speed_setting_and_speaks(tmp_path):
+    from tokgen.text.phones import flite_phones
+    from tokgen.tts import DurationTTSConfig, DurationTTSNet, save_tts
+
+    path = save_tts(DurationTTSNet(DurationTTSConfig(width=8, phone_layers=1, frame_layers=1)),
+                    tmp_path / "tts")  # fmt: skip
+    demo = build_demo(str(path))
+    port = free_port()
+    launch(demo, port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        audio, picture = client.predict("Hello.", handle_file(str(SPEECH)), 2.0, api_name="/tts")
+        frames = sum(flite_phones("Hello.").frame_durations(50.0, speed=2.0))
+        assert len(read(audio)[0]) == frames * 320 and Path(picture).suffix == ".png"
+    finally:
+        demo.close()

@@ -190,3 +190,20 @@ def test_cli_trains_and_speaks(speech, tmp_path, capsys):
     argv = ["generate", "tts", "Hello.", "--prompt", prompt, "--model", str(run / "model")]
     assert main([*argv, "-o", str(out)]) == 0
     assert sf.info(str(out)).frames > 0
+
+
+def test_match_pitch_gives_the_output_the_prompts_pitch():
+    from tokgen.tts.pipeline import match_pitch
+
+    torch.manual_seed(0)
+    latent, prompt = torch.randn(1, 49, 80), torch.randn(1, 49, 60)
+    latent[0, 1], prompt[0, 1] = 1.0, 1.0  # voiced throughout
+    latent[0, 1, :10] = 0.0  # but the first frames
+    latent[0, 0] = 4.6 + 0.1 * latent[0, 0]  # ~100 Hz, narrow
+    prompt[0, 0] = 5.3 + 0.2 * prompt[0, 0]  # ~200 Hz, wider
+    out = match_pitch(latent, prompt)
+    voiced = out[0, 0, 10:]
+    assert abs(voiced.mean() - prompt[0, 0].mean()) < 1e-4
+    assert abs(voiced.std() / prompt[0, 0].std() - 1) < 1e-3
+    assert torch.equal(out[0, :, :10], latent[0, :, :10]) and torch.equal(out[0, 1:], latent[0, 1:])
+    assert torch.equal(match_pitch(latent, torch.zeros(1, 49, 60)), latent)  # unvoiced prompt

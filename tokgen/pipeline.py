@@ -489,9 +489,9 @@ def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
         return ModelInfo({t: builtin_task(t) for t in diffusion.tasks}, diffusion.max_duration)
     path = model_dir(name_or_path)
     if _is_tts(path):
-        from tokgen.tts.pipeline import MAX_SECONDS
+        from tokgen.tts.pipeline import load_tts_config
 
-        return ModelInfo({"tts": builtin_task("tts")}, MAX_SECONDS)
+        return ModelInfo({"tts": builtin_task("tts")}, load_tts_config(path).max_duration)
     if (path / INDEX_NAME).is_file():
         path = path / _read_index(path)["lm"]
     config, specs = read_lm_info(path)

@@ -26,11 +26,24 @@ def cmd_bench_codec(args: argparse.Namespace) -> None:
 def cmd_bench_tts(args: argparse.Namespace) -> None:
     import torch
 
-    from tokgen.eval.bench import bench_tts, format_lm_table, from_recipe
+    from tokgen.eval.bench import (
+        bench_duration_tts,
+        bench_tts,
+        format_lm_table,
+        format_speed_rows,
+        from_recipe,
+    )
     from tokgen.pipeline import load
+    from tokgen.tts import DurationTTS
 
     torch.manual_seed(0)
     model = from_recipe(args.recipe) if args.recipe else load(args.model)
+    if isinstance(model, DurationTTS):
+        compare = load(args.compare) if args.compare else None
+        rows = bench_duration_tts(model, repeats=args.repeats, batch=args.batch, busy=args.busy,
+                                  compare=compare)  # fmt: skip
+        print(format_speed_rows(rows, f"{args.model}: one sentence, medians of interleaved rounds"))
+        return
     bench = bench_tts(
         model, seconds=args.seconds, repeats=args.repeats, batch=args.batch, busy=args.busy
     )
@@ -71,10 +84,12 @@ def register(commands: Any) -> None:
     p = bench_kinds.add_parser(
         "tts",
         help="TTS speed side by side: the LM with and without KV cache, batched, with "
-        "decoding, generate() end to end, the bandwidth bound (and --busy)",
+        "decoding, generate() end to end, the bandwidth bound (and --busy); for a duration "
+        "TTS (tokgen-tts-small) each piece of generate(), batched, and --compare's generate()",
     )
     p.add_argument("--model", default="tokgen-small", help="model name or directory")
     p.add_argument("--recipe", help="time a random model with an LM recipe's sizes instead")
+    p.add_argument("--compare", help="a duration TTS only: also time this LM's generate()")
     p.add_argument("--seconds", type=float, default=3.0, help="audio to generate (default 3)")
     p.add_argument("--batch", type=int, default=8, help="batch of the throughput row (default 8)")
     p.add_argument("--repeats", type=int, default=3, help="timed rounds (default 3)")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -172,7 +173,6 @@ def bench_tts(
     The LM rows hold the end token back so every run makes exactly ``seconds`` of audio;
     ``generate()`` may end earlier, and its speed counts the audio it made.
     """
-    import multiprocessing
 
     from tokgen import audio as audio_io
     from tokgen.lm.generate import Budget, generate_codes
@@ -213,10 +213,95 @@ def bench_tts(
     busy_settings = [(f"{name}, one core busy", n, run) for name, n, run in settings
                      if name in ("LM, kv cache, batch 1", "generate(), batch 1")] if busy else []  # fmt: skip
     end_to_end()  # warm-up (loads what generate() loads once)
+    rows = _time_rounds(settings, busy_settings, repeats, reference=settings[0][0])
+    ar_bytes = sum(
+        p.numel() * p.element_size()
+        for part in (model.lm.ar, model.lm.ar_head)
+        for p in part.parameters()
+    )
+    bandwidth = memory_bandwidth()
+    bound = bandwidth * 1e9 / ar_bytes / config.frame_rate
+    return TTSBench(rows, seconds, ar_bytes / 2**20, bandwidth, bound)
+
+
+def bench_duration_tts(
+    model: Any,
+    *,
+    repeats: int = 3,
+    batch: int = 8,
+    busy: bool = False,
+    compare: TokgenModel | None = None,
+) -> list[LMSpeed]:
+    """Time a duration TTS (:class:`tokgen.tts.DurationTTS`) speaking one sentence in the
+    bundled voice, in interleaved rounds: each piece of ``generate()`` (flite's phones, the
+    prompt's voice vector, the network, WORLD decoding with the codes), ``generate()`` at
+    batch 1 and ``batch``, and, side by side, ``compare``'s (an LM's) ``generate()`` of the
+    same sentence. With ``busy``, the batch-1 ``generate()`` rows again while another
+    process keeps one core busy. Speeds count the audio each setting makes."""
+    from tokgen import audio as audio_io
+    from tokgen.text.phones import flite_phones
+
+    sentence = "The quick brown fox jumps over the lazy dog."
+    clip = audio_io.load(audio_io.SAMPLE_SPEECH, duration=3.0)
+    prompt = (clip.samples[0], clip.sample_rate)
+    phones = flite_phones(sentence)
+    durations = torch.tensor([phones.frame_durations(model.config.frame_rate)])
+    ids = torch.tensor([phones.ids])
+    frames = int(durations.sum())
+    seconds = frames / model.config.frame_rate
+    prompt_latent = model._prompt(prompt, None)  # [1, D, Fp]
+    voice = model.net.voice(prompt_latent, torch.ones(1, prompt_latent.shape[-1], dtype=torch.bool))
+    latent = model.net.denormalize(model.net(ids, durations, voice, frames)).float()
+
+    def network() -> float:
+        with torch.inference_mode():
+            model.net(ids, durations, voice, frames)
+        return seconds
+
+    def decode() -> float:
+        model.codec.decode_latent(latent)
+        model.codec.quantize_latent(latent)
+        return seconds
+
+    def speak(n: int, who: Any = model, **options: Any) -> Callable[[], float]:
+        def run() -> float:
+            out = who.generate("tts", [sentence] * n, prompt_audio=[prompt] * n, **options)
+            return sum(out.lengths) / out.sample_rate
+
+        return run
+
+    settings = [
+        ("flite phones", 1, lambda: (flite_phones(sentence), seconds)[1]),
+        ("WORLD analysis of a 3 s prompt", 1, lambda: (model._prompt(prompt, None), seconds)[1]),
+        ("network", 1, network),
+        ("WORLD decoding + codes", 1, decode),
+        ("generate(), batch 1", 1, speak(1)),
+        (f"generate(), batch {batch}", batch, speak(batch)),
+    ]
+    if compare is not None:
+        settings.append((f"{compare.name} generate(), batch 1", 1,
+                         speak(1, compare, seed=0, cfg_scale=1.0)))  # fmt: skip
+    chosen = [row for row in settings if row[0].endswith("generate(), batch 1")] if busy else []
+    busy_settings = [(f"{name}, one core busy", n, run) for name, n, run in chosen]
+    for _, _, run in settings:
+        run()  # warm-up
+    return _time_rounds(settings, busy_settings, repeats, reference="generate(), batch 1")
+
+
+Setting = tuple[str, int, Callable[[], float]]  # name, batch, run -> audio seconds made
+
+
+def _time_rounds(
+    settings: list[Setting], busy_settings: list[Setting], repeats: int, reference: str
+) -> list[LMSpeed]:
+    """Median time of each setting over ``repeats`` interleaved rounds (``busy_settings``
+    while another process keeps one core busy); ``relative`` to setting ``reference``."""
+    import multiprocessing
+
     spent: dict[str, list[float]] = {name: [] for name, _, _ in settings + busy_settings}
     made: dict[str, float] = {}
 
-    def time_round(group: list) -> None:
+    def time_round(group: list[Setting]) -> None:
         for name, _, run in group:
             start = time.perf_counter()
             made[name] = run()
@@ -236,16 +321,23 @@ def bench_tts(
     for name, n, _ in settings + busy_settings:
         median = statistics.median(spent[name])
         rows.append(LMSpeed(name, n, median, made[name] / median, 1.0))
+    base = next(r.speedup for r in rows if r.setting == reference)
     for row in rows:
-        row.relative = row.speedup / rows[0].speedup
-    ar_bytes = sum(
-        p.numel() * p.element_size()
-        for part in (model.lm.ar, model.lm.ar_head)
-        for p in part.parameters()
-    )
-    bandwidth = memory_bandwidth()
-    bound = bandwidth * 1e9 / ar_bytes / config.frame_rate
-    return TTSBench(rows, seconds, ar_bytes / 2**20, bandwidth, bound)
+        row.relative = row.speedup / base
+    return rows
+
+
+def format_speed_rows(rows: list[LMSpeed], title: str) -> str:
+    lines = [
+        title,
+        "",
+        "| setting | median s | x realtime | relative |",
+        "| :-- | --: | --: | --: |",
+    ]
+    lines += [
+        f"| {r.setting} | {r.median_s:.3f} | {r.speedup:.2f} | {r.relative:.2f} |" for r in rows
+    ]
+    return "\n".join(lines)
 
 
 def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
@@ -261,15 +353,9 @@ def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
 
 
 def format_lm_table(bench: TTSBench) -> str:
+    title = f"TTS of {bench.seconds:g} s of audio, medians of interleaved rounds"
     lines = [
-        f"TTS of {bench.seconds:g} s of audio, medians of interleaved rounds",
-        "",
-        "| setting | median s | x realtime | relative |",
-        "| :-- | --: | --: | --: |",
-    ]
-    for r in bench.rows:
-        lines.append(f"| {r.setting} | {r.median_s:.3f} | {r.speedup:.2f} | {r.relative:.2f} |")
-    lines += [
+        format_speed_rows(bench.rows, title),
         "",
         f"Bound: the AR weights ({bench.ar_weight_mb:.1f} MiB) read once per 20 ms frame at "
         f"the measured copy bandwidth ({bench.bandwidth_gbs:.1f} GB/s) allow "

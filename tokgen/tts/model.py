@@ -38,6 +38,7 @@ class DurationTTSConfig:
     frame_layers: int = 6
     kernel: int = 5
     dropout: float = 0.1
+    max_duration: float = 30.0  # seconds: the longest speech (and voice prompt) generate() takes
 
     def __post_init__(self) -> None:
         if self.width < 8 or self.kernel % 2 == 0 or self.latent_dim < 1:

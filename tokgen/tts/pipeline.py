@@ -24,7 +24,6 @@ from tokgen.text.phones import flite_phones
 from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
 
 KIND = "tokgen-duration-tts"
-MAX_SECONDS = 30.0  # longest speech one item may last
 PROMPT_SECONDS = 3.0  # the prompt's last seconds give the voice (as in training)
 DEFAULT_PROMPT = Path(__file__).resolve().parent.parent / "assets" / "sample_speech.wav"
 
@@ -36,6 +35,8 @@ class DurationTTS:
         self.net = net.eval()
         self.codec = codec
         self.name = name
+        # the parametric codec's latent starts with ln F0 and voicing: give it the prompt's pitch
+        self.match_pitch = getattr(codec.config, "backend", None) == "parametric"
 
     @property
     def config(self) -> DurationTTSConfig:
@@ -102,14 +103,15 @@ class DurationTTS:
                 raise InvalidInputError(f"text must be a string or a list of them, got {words!r}.")
             phones = flite_phones(words)
             durations = phones.frame_durations(self.config.frame_rate, rate)
-            if sum(durations) > MAX_SECONDS * self.config.frame_rate:
+            if sum(durations) > self.config.max_duration * self.config.frame_rate:
                 raise InvalidInputError(
                     f"text item {i} would last {sum(durations) / self.config.frame_rate:.1f} s; "
-                    f"at most {MAX_SECONDS:g} s at a time: split it into sentences."
+                    f"at most {self.config.max_duration:g} s at a time: split it into sentences."
                 )
             items.append((phones.ids, durations))
+        prompts = [self._prompt(_pick(prompt_audio, i), sample_rate) for i in range(batch)]
         voices = torch.cat(
-            [self._voice(_pick(prompt_audio, i), sample_rate) for i in range(batch)]
+            [self.net.voice(p, torch.ones(1, p.shape[-1], dtype=torch.bool)) for p in prompts]
         )  # fmt: skip  [B, 2D]
         phones = torch.zeros(batch, max(len(ids) for ids, _ in items), dtype=torch.long)
         durations = torch.zeros_like(phones)
@@ -124,18 +126,21 @@ class DurationTTS:
         latents = torch.zeros(batch, self.config.latent_dim, max(frames))
         for i, f in enumerate(frames):
             latent = self.net.denormalize(x[i : i + 1, :, :f]).float()  # [1, D, F_i]
+            if self.match_pitch:
+                latent = match_pitch(latent, prompts[i])
             latents[i, :, :f] = latent[0]
             out[i, :, : f * hop] = self.codec.decode_latent(latent)[0]
             codes[i, :, :f] = self.codec.quantize_latent(latent)[0]
         return GenerationOutput(out, self.sample_rate, codes, [f * hop for f in frames], latents)
 
-    def _voice(self, value: Any, sample_rate: int | None) -> torch.Tensor:
-        """The voice vector ``[1, 2D]`` of a prompt's last :data:`PROMPT_SECONDS`."""
+    def _prompt(self, value: Any, sample_rate: int | None) -> torch.Tensor:
+        """The latent ``[1, D, F]`` of a prompt's last :data:`PROMPT_SECONDS`."""
         value = str(DEFAULT_PROMPT) if value is None else value
-        clip = audio_argument("prompt_audio", value, sample_rate, self.codec, MAX_SECONDS)
+        clip = audio_argument(
+            "prompt_audio", value, sample_rate, self.codec, self.config.max_duration
+        )
         keep = round(PROMPT_SECONDS * self.codec.sample_rate)
-        latent = self.codec.encode_latent(clip.samples[:, :, -keep:], clip.sample_rate)
-        return self.net.voice(latent.float(), torch.ones(1, latent.shape[-1], dtype=torch.bool))
+        return self.codec.encode_latent(clip.samples[:, :, -keep:], clip.sample_rate).float()
 
 
 def save_tts(net: DurationTTSNet, path: str | os.PathLike) -> Path:
@@ -150,11 +155,21 @@ def is_tts(path: str | os.PathLike) -> bool:
     return config.is_file() and hub.read_json_file(config).get("kind") == KIND
 
 
-def load_tts_net(path: str | os.PathLike) -> DurationTTSNet:
-    config, state = hub.load_checkpoint(path)
-    if config.pop("kind", None) != KIND:
+def load_tts_config(path: str | os.PathLike) -> DurationTTSConfig:
+    """A duration TTS checkpoint's config, read without its weights."""
+    return _config(hub.read_config(path), path)
+
+
+def _config(raw: dict[str, Any], path: str | os.PathLike) -> DurationTTSConfig:
+    if raw.pop("kind", None) != KIND:
         raise ConfigError(f"{path} is not a duration TTS checkpoint (kind {KIND!r}).")
-    net = DurationTTSNet(hub.config_from_dict(DurationTTSConfig, config, source=str(path)))
+    return hub.config_from_dict(DurationTTSConfig, raw, source=str(path))
+
+
+def load_tts_net(path: str | os.PathLike) -> DurationTTSNet:
+    """The network of a duration TTS checkpoint folder."""
+    raw, state = hub.load_checkpoint(path)
+    net = DurationTTSNet(_config(raw, path))
     net.load_state_dict(state)
     return net
 
@@ -165,3 +180,18 @@ def load_tts(path: str | os.PathLike, name: str) -> DurationTTS:
 
     net = load_tts_net(path)
     return DurationTTS(net, load_codec(net.config.codec), name)
+
+
+def match_pitch(latent: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
+    """``latent [1, D, F]`` of the parametric codec (channel 0: ln F0, 1: voicing) with its
+    voiced ln F0 moved to the mean and spread of the voiced frames of ``prompt [1, D, Fp]``
+    (the spread ratio kept within 0.5-2); unchanged where either has under 2 voiced
+    frames. The network gets the pitch roughly right; this makes it the prompt's."""
+    voiced, prompt_voiced = latent[0, 1] >= 0.5, prompt[0, 1] >= 0.5
+    if voiced.sum() < 2 or prompt_voiced.sum() < 2:
+        return latent
+    f0, target = latent[0, 0, voiced], prompt[0, 0, prompt_voiced]
+    scale = (target.std() / f0.std().clamp(min=1e-4)).clamp(0.5, 2.0)
+    out = latent.clone()
+    out[0, 0, voiced] = (f0 - f0.mean()) * scale + target.mean()
+    return out
