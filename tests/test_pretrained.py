@@ -126,3 +126,32 @@ def test_shipped_diffusion_model_loads_offline_and_generates(monkeypatch):
     assert ((out.latents[1] >= low) & (out.latents[1] <= high)).all()
     cont = model.generate("continuation", audio=(tone(1.0), 16_000), duration=0.5, seed=0, steps=4)
     assert cont.lengths == [8000] and torch.isfinite(cont.audio).all()
+
+
+TTS = PRETRAINED_DIR / "tokgen-tts-small"
+
+
+def test_shipped_tts_is_small_fp16_and_the_tts_default():
+    assert stored_dtypes(TTS / "model.safetensors") == {"F16"}
+    assert (TTS / "model.safetensors").stat().st_size < 10 * 2**20
+    assert tokgen.pipeline.default_model("tts") == "tokgen-tts-small"
+    assert tokgen.pipeline.default_model("tta") == "tokgen-small"
+    assert "tokgen-tts-small" in tokgen.pipeline.shipped_models()
+
+
+def test_shipped_tts_says_the_words_in_the_prompts_pitch(monkeypatch):
+    """Pocketsphinx understands the shipped model on sentences it never trained on, and its
+    pitch follows the prompt (a tone an octave apart moves it an octave)."""
+    from tokgen.eval.metrics import Transcriber, word_error_rate
+
+    monkeypatch.setenv("TOKGEN_OFFLINE", "1")
+    model = tokgen.load("tokgen-tts-small")
+    texts = ["Please open the window before dinner.", "My brother bought three green apples."]
+    out = model.generate("tts", texts)  # the bundled voice
+    transcriber = Transcriber()
+    heard = [transcriber.transcribe(out.audio[i, 0, : out.lengths[i]], 16_000) for i in range(2)]
+    assert word_error_rate(texts, heard) < 0.7, heard  # tokgen-small's WER is about 1.1
+    low = model.generate("tts", texts[0], prompt_audio=(tone(2.0, freq=110.0), 16_000))
+    high = model.generate("tts", texts[0], prompt_audio=(tone(2.0, freq=220.0), 16_000))
+    f0 = [o.latents[0, 0][o.latents[0, 1] >= 0.5].mean() for o in (low, high)]
+    assert abs((f0[1] - f0[0]) - 0.693) < 0.1  # ln 2

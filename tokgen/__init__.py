@@ -63,11 +63,15 @@ def load(
     return _load(name_or_path, device=device, decoder=decoder)
 
 
-_DEFAULT_MODEL: dict[str, TokgenModel] = {}
+_DEFAULT_MODELS: dict[str, Any] = {}  # name -> loaded model
 
 
 def generate(task: str, text: Any = None, **kwargs: Any) -> GenerationOutput:
-    """``model.generate(...)`` on the shipped default model (loaded once per process)."""
-    if "model" not in _DEFAULT_MODEL:
-        _DEFAULT_MODEL["model"] = load()
-    return _DEFAULT_MODEL["model"].generate(task, text, **kwargs)
+    """``model.generate(...)`` on the shipped default model for ``task`` (``tokgen-small``;
+    ``tokgen-tts-small`` for ``tts``), loaded once per process."""
+    from tokgen.pipeline import default_model
+
+    name = default_model(task)
+    if name not in _DEFAULT_MODELS:
+        _DEFAULT_MODELS[name] = load(name)
+    return _DEFAULT_MODELS[name].generate(task, text, **kwargs)

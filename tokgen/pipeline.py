@@ -40,6 +40,8 @@ from tokgen.text import TextFrontend
 
 PRETRAINED_DIR = hub.PRETRAINED_DIR
 DEBUG_MODEL = "tokgen-lm-debug"
+DEFAULT_MODEL = "tokgen-small"  # the multi-task default
+TASK_DEFAULT_MODELS = {"tts": "tokgen-tts-small"}  # where another shipped model does better
 DEBUG_DIFFUSION = "tokgen-diffusion-debug"
 INDEX_NAME = "model_index.json"  # names the parts of a model made of several
 PIPELINE_KIND = "tokgen-pipeline"
@@ -375,6 +377,12 @@ def shipped_models() -> list[str]:
         return config.is_file() and json.loads(config.read_text()).get("kind") in (KIND, TTS_KIND)
 
     return [p.name for p in sorted(PRETRAINED_DIR.iterdir()) if p.is_dir() and is_model(p)]
+
+
+def default_model(task: str | None = None) -> str:
+    """The shipped model ``tokgen generate TASK`` and :func:`tokgen.generate` use for
+    ``task`` when none is named (``tts``: the duration TTS, which speaks intelligibly)."""
+    return TASK_DEFAULT_MODELS.get(task or "", DEFAULT_MODEL)
 
 
 def _is_diffusion(path: Path) -> bool:

@@ -1,7 +1,7 @@
 """``tokgen generate TASK``: generate audio with a codec LM.
 
 The task's options are built from the model's own task spec (``--model``, default
-``tokgen-small``), so a task a model was fine-tuned on, with condition names of its own,
+``tokgen-small``; ``tokgen-tts-small`` for ``tts``), so a task a model was fine-tuned on, with condition names of its own,
 is a sub-command with no code change: ``tokgen generate TASK --help --model M`` lists them.
 """
 
@@ -16,7 +16,6 @@ from tokgen.conditions import ConditionSpec, condition_type
 from tokgen.errors import InvalidInputError
 from tokgen.tasks import BUILTIN_TASKS, TaskSpec, condition_meaning, default_length
 
-DEFAULT_MODEL = "tokgen-small"
 FREE_TEXT = ("text", "embedding")  # a condition named ``text`` of these types is positional
 
 
@@ -25,7 +24,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from tokgen.audio import AUDIO_SUFFIXES
     from tokgen.pipeline import model_info
 
-    model_name = _peek_model(args.rest)
+    model_name = _peek_model(args.rest, args.task)
     info = model_info(model_name)
     specs = info.tasks
     if args.task is None or args.task not in specs:
@@ -76,8 +75,12 @@ def task_parser(
     parser.add_argument(
         "-o", "--output", required=True, help="output audio file (stem-i.wav per batch item)"
     )
+    from tokgen.pipeline import default_model
+
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"model name or directory (default {DEFAULT_MODEL})"
+        "--model",
+        default=default_model(task),
+        help=f"model name or directory (default {default_model(task)})",
     )
     add_sampling_args(parser, seed=None)
     return parser
@@ -102,10 +105,12 @@ def _escape(text: str) -> str:
     return text.replace("%", "%%")
 
 
-def _peek_model(rest: list[str]) -> str:
-    """The ``--model`` among a task's options (the default when there is none)."""
+def _peek_model(rest: list[str], task: str | None) -> str:
+    """The ``--model`` among a task's options (the task's default when there is none)."""
+    from tokgen.pipeline import default_model
+
     peek = argparse.ArgumentParser(add_help=False)
-    peek.add_argument("--model", default=DEFAULT_MODEL)
+    peek.add_argument("--model", default=default_model(task))
     return peek.parse_known_args(rest)[0].model
 
 

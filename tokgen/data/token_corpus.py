@@ -16,7 +16,7 @@ from safetensors import safe_open
 
 from tokgen.codecs.base import Codec
 from tokgen.codecs.token_file import check_codec_hash
-from tokgen.errors import CodesError, InvalidInputError
+from tokgen.errors import CodesError, ConfigError, InvalidInputError
 from tokgen.hub import atomic_write_text, config_from_dict
 
 CORPUS_FORMAT = "tokgen.token_corpus.v1"
@@ -155,3 +155,21 @@ def weights_hash(codec: Codec) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def read_latent_corpus(
+    folder: str | os.PathLike, kinds: str
+) -> tuple[TokenCorpus, list[torch.Tensor]]:
+    """A latent corpus and every row's latent ``[D, F_i]`` (read once), after checking it
+    holds latents, not codes, of its codec as that codec is now (stale latents would train
+    in vain). ``kinds`` completes the hint on how to make one (``--kinds KINDS``)."""
+    from tokgen.codecs import load_codec
+
+    corpus = TokenCorpus(folder)
+    if not corpus.header.latents:
+        raise ConfigError(
+            f"{folder} holds codes; make a latent corpus with `tokgen data tokenize --latents "
+            f"--kinds {kinds} ...`."
+        )
+    corpus.check_codec(load_codec(corpus.header.codec))
+    return corpus, [corpus.latents(i) for i in range(len(corpus))]

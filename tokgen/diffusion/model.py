@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from tokgen.codecs.latent_scale import LatentScale
 from tokgen.diffusion.config import DiffusionConfig
 
 
@@ -66,7 +67,7 @@ def caption_batch(states: list[torch.Tensor | None], dim: int, max_tokens: int) 
     return padded, mask
 
 
-class LatentDiT(nn.Module):
+class LatentDiT(LatentScale):
     """Predicts the objective's target (v or velocity) for noisy normalised latents."""
 
     def __init__(self, config: DiffusionConfig) -> None:
@@ -89,33 +90,11 @@ class LatentDiT(nn.Module):
             global_states_input_dim=config.global_dim,
             cross_attention_input_dim=config.caption_dim,
         )
-        self.register_buffer("latent_mean", torch.zeros(config.latent_dim))  # [D]
-        self.register_buffer("latent_std", torch.ones(config.latent_dim))  # [D]
-        # [D] the training latents' range: samples are clamped to it before decoding
-        self.register_buffer("latent_low", torch.full((config.latent_dim,), -1e4))
-        self.register_buffer("latent_high", torch.full((config.latent_dim,), 1e4))
+        # [D] statistics of the training latents; samples are clamped to their range
+        self.register_latent_statistics(config.latent_dim)
         # checkpoints from before the range keep the one this module was built with
         self.register_load_state_dict_pre_hook(_keep_missing_range)
         self._rotary: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    # ---- latent space ------------------------------------------------------------------
-    def normalize(self, latent: torch.Tensor) -> torch.Tensor:
-        """Codec latent ``[B, D, F]`` -> unit-scale channels."""
-        return (latent - self.latent_mean[:, None]) / self.latent_std[:, None]
-
-    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised ``[B, D, F]`` -> codec latent, clamped to the training range."""
-        latent = x * self.latent_std[:, None] + self.latent_mean[:, None]
-        return latent.clamp(self.latent_low[:, None], self.latent_high[:, None])
-
-    def set_statistics(
-        self, mean: torch.Tensor, std: torch.Tensor, low: torch.Tensor, high: torch.Tensor
-    ) -> None:
-        """Per-channel ``[D]`` mean, standard deviation and range of the training latents."""
-        self.latent_mean.copy_(mean)
-        self.latent_std.copy_(std.clamp(min=1e-3))
-        self.latent_low.copy_(low)
-        self.latent_high.copy_(high)
 
     # ---- denoising ---------------------------------------------------------------------
     def forward(

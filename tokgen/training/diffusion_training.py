@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
-from tokgen.data.token_corpus import TokenCorpus
+from tokgen.data.token_corpus import TokenCorpus, read_latent_corpus
 from tokgen.diffusion.config import DiffusionConfig
 from tokgen.diffusion.model import Conditioning, LatentDiT, caption_batch
 from tokgen.diffusion.objective import add_noise
@@ -223,16 +223,7 @@ def build_dit(
 def train_diffusion(config: DiffusionTrainConfig) -> Path:
     """Train (or resume) the latent DiT; returns the exported ``out_dir/model`` folder."""
     torch.manual_seed(config.run.seed)
-    corpus = TokenCorpus(config.data.latents)
-    if not corpus.header.latents:
-        raise ConfigError(
-            f"{config.data.latents} holds codes; make a latent corpus with `tokgen data "
-            "tokenize --latents --kinds music,sound_event ...`."
-        )
-    from tokgen.codecs import load_codec
-
-    corpus.check_codec(load_codec(corpus.header.codec))  # stale latents would train in vain
-    latents = [corpus.latents(i) for i in range(len(corpus))]  # [D, F_i]: read once
+    corpus, latents = read_latent_corpus(config.data.latents, "music,sound_event")  # [D, F_i]
     dit = build_dit(config, corpus, latents)
     out_dir = Path(config.run.out_dir)
     strings = {c for row in corpus.rows for c in row.get("captions") or []}

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from tokgen.data.alignment import read_alignments
-from tokgen.data.token_corpus import TokenCorpus
+from tokgen.data.token_corpus import TokenCorpus, read_latent_corpus
 from tokgen.errors import ConfigError
 from tokgen.hub import config_from_dict
 from tokgen.training.config import OptimConfig, RunConfig, read_recipe
@@ -178,16 +178,8 @@ def build_net(config: TTSTrainConfig, corpus: TokenCorpus, latents: list[torch.T
 def train_tts(config: TTSTrainConfig) -> Path:
     """Train (or resume) the duration TTS; returns the exported ``out_dir/model`` folder."""
     torch.manual_seed(config.run.seed)
-    corpus = TokenCorpus(config.data.latents)
-    if not corpus.header.latents:
-        raise ConfigError(
-            f"{config.data.latents} holds codes; make a latent corpus with `tokgen data "
-            "tokenize --latents --kinds speech ...`."
-        )
-    from tokgen.codecs import load_codec
-
-    corpus.check_codec(load_codec(corpus.header.codec))
-    latents = [corpus.latents(i).half() for i in range(len(corpus))]  # [D, F_i]: read once
+    corpus, latents = read_latent_corpus(config.data.latents, "speech")
+    latents = [latent.half() for latent in latents]  # [D, F_i]
     net = build_net(config, corpus, latents)
     dataset = SpeechItems(corpus, latents, config.data.alignments, config.data.prompt_seconds)
     ema = Ema(net, config.ema.decay) if config.ema.decay > 0 else None

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from tokgen.codecs.latent_scale import LatentScale
 from tokgen.errors import ConfigError
 from tokgen.text.phones import PHONES
 
@@ -64,7 +65,7 @@ class ConvBlock(nn.Module):
         return (x + self.dropout(functional.gelu(self.conv(h)))) * mask
 
 
-class DurationTTSNet(nn.Module):
+class DurationTTSNet(LatentScale):
     """Timed phones + a voice vector -> the normalized latent; stores the latent statistics."""
 
     def __init__(self, config: DurationTTSConfig) -> None:
@@ -83,28 +84,7 @@ class DurationTTSNet(nn.Module):
         )
         self.norm_out = nn.LayerNorm(w)
         self.out = nn.Linear(w, d)
-        self.register_buffer("latent_mean", torch.zeros(d))
-        self.register_buffer("latent_std", torch.ones(d))
-        self.register_buffer("latent_low", torch.full((d,), -1e4))
-        self.register_buffer("latent_high", torch.full((d,), 1e4))
-
-    def set_statistics(
-        self, mean: torch.Tensor, std: torch.Tensor, low: torch.Tensor, high: torch.Tensor
-    ) -> None:
-        """Per-channel ``[D]`` mean, deviation and range of the training latents."""
-        self.latent_mean.copy_(mean)
-        self.latent_std.copy_(std.clamp(min=1e-3))
-        self.latent_low.copy_(low)
-        self.latent_high.copy_(high)
-
-    def normalize(self, latent: torch.Tensor) -> torch.Tensor:
-        """``[B, D, F]`` codec latent -> zero mean, unit variance per channel."""
-        return (latent - self.latent_mean[:, None]) / self.latent_std[:, None]
-
-    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        """The inverse of :meth:`normalize`, clamped to the training latents' range."""
-        latent = x * self.latent_std[:, None] + self.latent_mean[:, None]
-        return latent.clamp(self.latent_low[:, None], self.latent_high[:, None])
+        self.register_latent_statistics(d)
 
     def voice(self, latent: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Voice vectors ``[B, 2D]`` of prompts' latents ``[B, D, F]`` (``mask [B, F]``)."""
