@@ -207,3 +207,19 @@ def test_match_pitch_gives_the_output_the_prompts_pitch():
     assert abs(voiced.std() / prompt[0, 0].std() - 1) < 1e-3
     assert torch.equal(out[0, :, :10], latent[0, :, :10]) and torch.equal(out[0, 1:], latent[0, 1:])
     assert torch.equal(match_pitch(latent, torch.zeros(1, 49, 60)), latent)  # unvoiced prompt
+
+
+def test_the_accelerator_script_trains_the_tts_in_tiny_mode(speech, tmp_path):
+    import os
+
+    latents, alignments = speech
+    out = tmp_path / "out"
+    script = REPO / "scripts" / "train_on_accelerator.sh"
+    subprocess.run([str(script), "--tiny", str(latents), str(out), str(alignments)], check=True,
+                   timeout=300, env={**os.environ, "KIND": "tts"})  # fmt: skip
+    assert "trained in" in (out / "train.log").read_text()
+    a, b = (
+        load_tts_net(out / "model").state_dict(),
+        load_tts_net(out / "run" / "model").state_dict(),
+    )
+    assert all(torch.equal(a[k], b[k]) for k in a)
