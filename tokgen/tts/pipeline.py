@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from tokgen import hub
 from tokgen.checks import number
@@ -81,7 +82,8 @@ class DurationTTS:
         voice). ``speed`` scales the speaking rate (1: flite's timing). The output is
         deterministic: ``seed`` is accepted for the common API and changes nothing, and the
         LM's sampling options (temperature, top_k, top_p, cfg_scale) are refused, as are
-        ``duration`` (the text and ``speed`` set it) and diffusion ``steps``."""
+        ``duration`` (the text and ``speed`` set it) and diffusion ``steps``. ``progress``
+        shows a bar over the items' vocoding."""
         self.task(task)
         if (temperature, top_k, top_p, cfg_scale, steps) != (1.0, 0, 1.0, None, None):
             raise InvalidInputError(
@@ -124,7 +126,7 @@ class DurationTTS:
         out = torch.zeros(batch, self.codec.channels, max(frames) * hop)
         codes = torch.full((batch, self.codec.num_codebooks, max(frames)), -1, dtype=torch.long)
         latents = torch.zeros(batch, self.config.latent_dim, max(frames))
-        for i, f in enumerate(frames):
+        for i, f in enumerate(tqdm(frames, desc="vocode", unit="item", disable=not progress)):
             latent = self.net.denormalize(x[i : i + 1, :, :f]).float()  # [1, D, F_i]
             if self.match_pitch:
                 latent = match_pitch(latent, prompts[i])
