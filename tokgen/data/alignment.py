@@ -9,7 +9,6 @@ means and variances normalized per clip, so voices compare) maps those ends onto
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tokgen.text.frontend import normalize_text
 from tokgen.text.phones import FRONTEND_VOICE, PhoneSequence, flite_phones
 
 SAMPLE_RATE = 16_000
@@ -45,16 +43,10 @@ def mfcc_frames(wav: np.ndarray, frames: int) -> np.ndarray:
 
 
 def _render(text: str) -> tuple[PhoneSequence, np.ndarray]:
-    """flite's phones for ``text`` and its own rendering of them (16 kHz)."""
-    sequence = flite_phones(text)
+    """flite's phones for ``text`` and its own rendering of them (16 kHz), in one run."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ref.wav"
-        subprocess.run(
-            ["flite", "-voice", FRONTEND_VOICE, "-t", normalize_text(text), "-o", str(path)],
-            capture_output=True,
-            check=True,
-            timeout=60,
-        )
+        sequence = flite_phones(text, wav_path=str(path))
         wav, rate = sf.read(str(path), dtype="float32")
     if rate != SAMPLE_RATE:
         raise RuntimeError(f"flite {FRONTEND_VOICE} renders at {rate} Hz, expected {SAMPLE_RATE}")

@@ -44,8 +44,11 @@ class PhoneSequence:
         return [max(b - a, 0) for a, b in itertools.pairwise(bounds)]
 
 
-def flite_phones(text: str, voice: str = FRONTEND_VOICE) -> PhoneSequence:
-    """Normalize ``text`` and let flite phonetize and time it: ``pau ... pau``."""
+def flite_phones(
+    text: str, voice: str = FRONTEND_VOICE, *, wav_path: str | None = None
+) -> PhoneSequence:
+    """Normalize ``text`` and let flite phonetize and time it: ``pau ... pau``; with
+    ``wav_path``, the same call also writes flite's rendering of it there."""
     if shutil.which("flite") is None:
         raise MissingDependencyError(
             "the phone front end needs flite: run `apt-get install -y flite`."
@@ -54,7 +57,7 @@ def flite_phones(text: str, voice: str = FRONTEND_VOICE) -> PhoneSequence:
     if not spoken.strip(" ,.?!-'"):
         raise InvalidInputError(f"text {text!r} has nothing to say; give a sentence.")
     result = subprocess.run(
-        ["flite", "-voice", voice, "-psdur", "-t", spoken, "none"],
+        ["flite", "-voice", voice, "-psdur", "-t", spoken, wav_path or "none"],
         capture_output=True,
         text=True,
         check=False,
