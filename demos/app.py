@@ -184,24 +184,9 @@ def _task_runner(model: Model, spec: TaskSpec, workdir: Path):
         if missing:
             what = condition_meaning(spec.name, missing[0]) or missing[0].name
             raise gr.Error(f"{what}: this input is needed; fill it in (or upload or record it).")
-        if isinstance(model, DurationTTS):
-            return _speak(model, spec, conditions, values[len(names)], workdir, values)
-        duration, *sampling, cfg, seed = values[len(names) :]
-        if isinstance(model, DiffusionModel):
-            options = {"steps": int(sampling[0])}
-        else:
-            temperature, top_k, top_p = sampling
-            options = {"temperature": temperature, "top_k": int(top_k), "top_p": top_p}
         try:
-            out = model.generate(
-                spec.name,
-                **conditions,
-                duration=duration or None,
-                **options,
-                cfg_scale=cfg or None,
-                seed=None if seed is None or seed < 0 else int(seed),
-                progress=True,
-            )
+            out = model.generate(spec.name, **conditions, **_options(model, values[len(names) :]),
+                                 progress=True)  # fmt: skip
             wav = out.audio[0, :, : out.lengths[0]]
             return _outputs(workdir, spec.name, wav, out.sample_rate)
         except TokgenError as err:
@@ -210,19 +195,18 @@ def _task_runner(model: Model, spec: TaskSpec, workdir: Path):
     return run
 
 
-def _speak(
-    model: DurationTTS,
-    spec: TaskSpec,
-    conditions: dict[str, Any],
-    speed: float,
-    workdir: Path,
-    values: tuple[Any, ...],
-) -> tuple[str, str]:
-    try:
-        out = model.generate(spec.name, **conditions, speed=speed)
-        return _outputs(workdir, spec.name, out.audio[0, :, : out.lengths[0]], out.sample_rate)
-    except TokgenError as err:
-        raise _page_error(err, values) from None
+def _options(model: Model, settings: tuple[Any, ...]) -> dict[str, Any]:
+    """``generate()``'s keyword arguments from the Settings panel's values (``_settings``)."""
+    if isinstance(model, DurationTTS):
+        return {"speed": settings[0]}
+    duration, *sampling, cfg, seed = settings
+    if isinstance(model, DiffusionModel):
+        options = {"steps": int(sampling[0])}
+    else:
+        temperature, top_k, top_p = sampling
+        options = {"temperature": temperature, "top_k": int(top_k), "top_p": top_p}
+    seed = None if seed is None or seed < 0 else int(seed)
+    return {**options, "duration": duration or None, "cfg_scale": cfg or None, "seed": seed}
 
 
 def _codec_tab(codec: Any, workdir: Path, model: Model) -> None:

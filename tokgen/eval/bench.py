@@ -173,7 +173,6 @@ def bench_tts(
     The LM rows hold the end token back so every run makes exactly ``seconds`` of audio;
     ``generate()`` may end earlier, and its speed counts the audio it made.
     """
-
     from tokgen import audio as audio_io
     from tokgen.lm.generate import Budget, generate_codes
     from tokgen.lm.sampling import generators_for
@@ -249,8 +248,7 @@ def bench_duration_tts(
     ids = torch.tensor([phones.ids])
     frames = int(durations.sum())
     seconds = frames / model.config.frame_rate
-    prompt_latent = model._prompt(prompt, None)  # [1, D, Fp]
-    voice = model.net.voice(prompt_latent, torch.ones(1, prompt_latent.shape[-1], dtype=torch.bool))
+    voice = model.net.voice(model.prompt_latent(prompt))  # [1, 2D]
     latent = model.net.denormalize(model.net(ids, durations, voice, frames)).float()
 
     def network() -> float:
@@ -272,7 +270,7 @@ def bench_duration_tts(
 
     settings = [
         ("flite phones", 1, lambda: (flite_phones(sentence), seconds)[1]),
-        ("WORLD analysis of a 3 s prompt", 1, lambda: (model._prompt(prompt, None), seconds)[1]),
+        ("WORLD analysis of a 3 s prompt", 1, lambda: (model.prompt_latent(prompt), seconds)[1]),
         ("network", 1, network),
         ("WORLD decoding + codes", 1, decode),
         ("generate(), batch 1", 1, speak(1)),

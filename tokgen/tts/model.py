@@ -23,7 +23,7 @@ from torch.nn import functional
 
 from tokgen.codecs.latent_scale import LatentScale
 from tokgen.errors import ConfigError
-from tokgen.text.phones import PHONES
+from tokgen.text.phones import PAD_ID, PHONES
 
 
 @dataclass
@@ -33,7 +33,7 @@ class DurationTTSConfig:
     codec: str = "tokgen-codec-16k"
     latent_dim: int = 49  # the codec's latent channels D
     frame_rate: float = 50.0
-    vocab: int = len(PHONES) + 1  # 0 pads
+    vocab: int = len(PHONES) + 1  # PAD_ID (0) pads
     width: int = 256
     phone_layers: int = 3
     frame_layers: int = 6
@@ -72,7 +72,7 @@ class DurationTTSNet(LatentScale):
         super().__init__()
         self.config = config
         w, d = config.width, config.latent_dim
-        self.embed = nn.Embedding(config.vocab, w, padding_idx=0)
+        self.embed = nn.Embedding(config.vocab, w, padding_idx=PAD_ID)
         self.phone_blocks = nn.ModuleList(
             ConvBlock(w, config.kernel, 1, config.dropout) for _ in range(config.phone_layers)
         )
@@ -86,9 +86,12 @@ class DurationTTSNet(LatentScale):
         self.out = nn.Linear(w, d)
         self.register_latent_statistics(d)
 
-    def voice(self, latent: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Voice vectors ``[B, 2D]`` of prompts' latents ``[B, D, F]`` (``mask [B, F]``)."""
+    def voice(self, latent: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Voice vectors ``[B, 2D]`` of prompts' latents ``[B, D, F]`` over the frames
+        ``mask [B, F]`` marks (default: all)."""
         x = self.normalize(latent)
+        if mask is None:
+            mask = torch.ones(x.shape[0], x.shape[-1], dtype=torch.bool, device=x.device)
         m = mask[:, None].to(x.dtype)
         count = m.sum(-1).clamp(min=1)
         mean = (x * m).sum(-1) / count
@@ -100,7 +103,7 @@ class DurationTTSNet(LatentScale):
     ) -> torch.Tensor:
         """``phones``/``durations`` ``[B, P]`` (0 pads), ``voice [B, 2D]`` -> normalized
         latent ``[B, D, frames]`` (zero past each item's total duration)."""
-        phone_mask = (phones > 0)[:, None].to(self.out.weight.dtype)  # [B, 1, P]
+        phone_mask = (phones != PAD_ID)[:, None].to(self.out.weight.dtype)  # [B, 1, P]
         h = self.embed(phones).transpose(1, 2) * phone_mask  # [B, W, P]
         for block in self.phone_blocks:
             h = block(h, phone_mask)

@@ -111,10 +111,8 @@ class DurationTTS:
                     f"at most {self.config.max_duration:g} s at a time: split it into sentences."
                 )
             items.append((phones.ids, durations))
-        prompts = [self._prompt(_pick(prompt_audio, i), sample_rate) for i in range(batch)]
-        voices = torch.cat(
-            [self.net.voice(p, torch.ones(1, p.shape[-1], dtype=torch.bool)) for p in prompts]
-        )  # fmt: skip  [B, 2D]
+        prompts = [self.prompt_latent(_pick(prompt_audio, i), sample_rate) for i in range(batch)]
+        voices = torch.cat([self.net.voice(p) for p in prompts])  # [B, 2D]
         phones = torch.zeros(batch, max(len(ids) for ids, _ in items), dtype=torch.long)
         durations = torch.zeros_like(phones)
         for i, (ids, lengths) in enumerate(items):
@@ -135,8 +133,9 @@ class DurationTTS:
             codes[i, :, :f] = self.codec.quantize_latent(latent)[0]
         return GenerationOutput(out, self.sample_rate, codes, [f * hop for f in frames], latents)
 
-    def _prompt(self, value: Any, sample_rate: int | None) -> torch.Tensor:
-        """The latent ``[1, D, F]`` of a prompt's last :data:`PROMPT_SECONDS`."""
+    def prompt_latent(self, value: Any, sample_rate: int | None = None) -> torch.Tensor:
+        """The latent ``[1, D, F]`` of a voice prompt's last :data:`PROMPT_SECONDS` (None:
+        the bundled voice)."""
         value = str(DEFAULT_PROMPT) if value is None else value
         clip = audio_argument(
             "prompt_audio", value, sample_rate, self.codec, self.config.max_duration
