@@ -27,7 +27,7 @@ from tokgen.diffusion.pipeline import load_dit, save_diffusion
 from tokgen.errors import ConfigError
 from tokgen.hub import config_from_dict
 from tokgen.training.config import OptimConfig, RunConfig, read_recipe
-from tokgen.training.ema import Ema, EmaConfig, latent_statistics
+from tokgen.training.ema import Ema, EmaConfig, latent_statistics, pad_to_longest
 from tokgen.training.trainer import MODEL_DIR, Trainer, Updater
 
 STATES_NAME = "caption_states.safetensors"
@@ -147,13 +147,7 @@ def collate_crops(
     items: list[dict[str, Any]], dim: int, max_tokens: int, rate: float
 ) -> LatentBatch:
     """Crops ``[D, F_i]`` padded to the longest, with their masks and conditioning."""
-    longest = max(item["latent"].shape[-1] for item in items)
-    latents = torch.zeros(len(items), items[0]["latent"].shape[0], longest)
-    mask = torch.zeros(len(items), longest, dtype=torch.bool)
-    for i, item in enumerate(items):
-        frames = item["latent"].shape[-1]
-        latents[i, :, :frames] = item["latent"]
-        mask[i, :frames] = True
+    latents, mask = pad_to_longest([item["latent"] for item in items])  # [B, D, F], [B, F]
     states, states_mask = caption_batch([item["states"] for item in items], dim, max_tokens)
     seconds = mask.sum(-1).float() / rate
     return LatentBatch(latents, mask, Conditioning(states, states_mask, seconds))

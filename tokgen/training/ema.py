@@ -1,4 +1,5 @@
-"""What the generative trainers share: an EMA of the weights and per-channel latent statistics."""
+"""What the generative trainers share: an EMA of the weights, per-channel latent statistics
+and padding of variable-length items into a batch."""
 
 from __future__ import annotations
 
@@ -56,3 +57,14 @@ def latent_statistics(latents: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
     mean = total / count
     std = (squares / count - mean**2).clamp(min=0).sqrt()
     return mean.float(), std.float(), low.float(), high.float()
+
+
+def pad_to_longest(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[..., L_i]`` tensors -> ``[B, ..., L]`` zero-padded and the mask ``[B, L]``."""
+    longest = max(t.shape[-1] for t in tensors)
+    out = tensors[0].new_zeros(len(tensors), *tensors[0].shape[:-1], longest)
+    mask = torch.zeros(len(tensors), longest, dtype=torch.bool)
+    for i, t in enumerate(tensors):
+        out[i, ..., : t.shape[-1]] = t
+        mask[i, : t.shape[-1]] = True
+    return out, mask

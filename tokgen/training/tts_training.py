@@ -23,7 +23,7 @@ from tokgen.data.token_corpus import TokenCorpus, read_latent_corpus
 from tokgen.errors import ConfigError
 from tokgen.hub import config_from_dict
 from tokgen.training.config import OptimConfig, RunConfig, read_recipe
-from tokgen.training.ema import Ema, EmaConfig, latent_statistics
+from tokgen.training.ema import Ema, EmaConfig, latent_statistics, pad_to_longest
 from tokgen.training.trainer import MODEL_DIR, Trainer, Updater
 from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
 from tokgen.tts.pipeline import load_tts_net, save_tts
@@ -117,22 +117,11 @@ class SpeechBatch:
         return SpeechBatch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
 
-def _pad(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[..., L_i]`` tensors -> ``[B, ..., L]`` zero-padded and the mask ``[B, L]``."""
-    longest = max(t.shape[-1] for t in tensors)
-    out = tensors[0].new_zeros(len(tensors), *tensors[0].shape[:-1], longest)
-    mask = torch.zeros(len(tensors), longest, dtype=torch.bool)
-    for i, t in enumerate(tensors):
-        out[i, ..., : t.shape[-1]] = t
-        mask[i, : t.shape[-1]] = True
-    return out, mask
-
-
 def collate_speech(items: list[dict[str, torch.Tensor]]) -> SpeechBatch:
-    phones, _ = _pad([item["phones"] for item in items])
-    durations, _ = _pad([item["durations"] for item in items])
-    latents, frame_mask = _pad([item["latent"] for item in items])
-    prompts, prompt_mask = _pad([item["prompt"] for item in items])
+    phones, _ = pad_to_longest([item["phones"] for item in items])
+    durations, _ = pad_to_longest([item["durations"] for item in items])
+    latents, frame_mask = pad_to_longest([item["latent"] for item in items])
+    prompts, prompt_mask = pad_to_longest([item["prompt"] for item in items])
     return SpeechBatch(phones, durations, latents, frame_mask, prompts, prompt_mask)
 
 
