@@ -36,6 +36,7 @@ from tokgen.errors import TokgenError
 from tokgen.eval.spectrogram import save_spectrograms
 from tokgen.pipeline import TokgenModel
 from tokgen.tasks import TaskSpec, condition_meaning, default_length
+from tokgen.separation import MaskSeparator
 from tokgen.tts import DurationTTS
 
 ASSETS = Path(tokgen.__file__).parent / "assets"
@@ -53,7 +54,7 @@ TITLES = {
 }
 LOCAL_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]  # never Google Fonts
 PROGRESS = gr.Progress(track_tqdm=True)  # generate()'s progress bar, shown in the page
-Model = TokgenModel | DiffusionModel | DurationTTS
+Model = TokgenModel | DiffusionModel | DurationTTS | MaskSeparator
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,10 @@ def _condition_input(task: str, condition: ConditionSpec, model: Model) -> gr.co
 
 def _settings(model: Model, spec: TaskSpec) -> list[gr.components.Component]:
     """Duration and the sampling options (the model's defaults), in a closed panel: an
-    LM's temperature, top-k and top-p, a diffusion model's steps, or a duration TTS's speed."""
+    LM's temperature, top-k and top-p, a diffusion model's steps, or a duration TTS's speed;
+    none for the mask separator (deterministic, the mixture sets the length)."""
+    if isinstance(model, MaskSeparator):
+        return []
     eos = spec.target.length == "eos"
     with gr.Accordion("Settings", open=False):
         if isinstance(model, DurationTTS):  # deterministic; the text sets the duration
@@ -197,6 +201,8 @@ def _task_runner(model: Model, spec: TaskSpec, workdir: Path):
 
 def _options(model: Model, settings: tuple[Any, ...]) -> dict[str, Any]:
     """``generate()``'s keyword arguments from the Settings panel's values (``_settings``)."""
+    if isinstance(model, MaskSeparator):
+        return {}
     if isinstance(model, DurationTTS):
         return {"speed": settings[0]}
     duration, *sampling, cfg, seed = settings

@@ -365,16 +365,31 @@ def _pick(value: Any, i: int) -> Any:
     return value[i] if isinstance(value, list) else value
 
 
+SAMPLING_DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "cfg_scale": None, "steps": None}
+
+
+def refuse_sampling(name: str, takes: str, **options: Any) -> None:
+    """For a deterministic model ``name``: an error for any sampling option given a value other
+    than its default (:data:`SAMPLING_DEFAULTS`) or any other keyword; ``takes`` says what the
+    model takes instead."""
+    unknown = sorted(set(options) - set(SAMPLING_DEFAULTS))
+    if unknown:
+        raise InvalidInputError(f"{name} does not take {unknown}: {takes}.")
+    given = sorted(k for k, v in options.items() if v != SAMPLING_DEFAULTS[k])
+    if given:
+        raise InvalidInputError(f"{name} is deterministic: {given} do not apply ({takes}).")
+
+
 def shipped_models() -> list[str]:
     """Names of the generative models in ``tokgen/pretrained/``."""
     from tokgen.lm.checkpoint import KIND
-    from tokgen.tts import KIND as TTS_KIND
 
     def is_model(folder: Path) -> bool:
         config = folder / "config.json"
         if (folder / INDEX_NAME).is_file():
             return True
-        return config.is_file() and json.loads(config.read_text()).get("kind") in (KIND, TTS_KIND)
+        return config.is_file() and json.loads(config.read_text()).get("kind") in (
+            KIND, *MODEL_KINDS)  # fmt: skip
 
     return [p.name for p in sorted(PRETRAINED_DIR.iterdir()) if p.is_dir() and is_model(p)]
 
@@ -393,11 +408,18 @@ def _is_diffusion(path: Path) -> bool:
     return index.is_file() and hub.read_json_file(index).get("kind") == DIFFUSION_KIND
 
 
-def _is_tts(path: Path) -> bool:
-    """Whether ``path`` holds a duration TTS (see :mod:`tokgen.tts`)."""
-    from tokgen.tts import is_tts
+# config.json "kind" -> the module of a model that is neither an LM nor a diffusion pipeline;
+# it has load_model(path, name) and model_info(path) -> ModelInfo
+MODEL_KINDS = {"tokgen-duration-tts": "tokgen.tts", "tokgen-mask-separator": "tokgen.separation"}
 
-    return is_tts(path)
+
+def _kind_module(path: Path) -> Any:
+    """The module of :data:`MODEL_KINDS` that loads the checkpoint in ``path``, or None."""
+    import importlib
+
+    config = path / hub.CONFIG_NAME
+    kind = hub.read_json_file(config).get("kind") if config.is_file() else None
+    return importlib.import_module(MODEL_KINDS[kind]) if kind in MODEL_KINDS else None
 
 
 def load(
@@ -423,12 +445,13 @@ def load(
         lm, path, index = debug_lm(), Path(), {}
     else:
         path = model_dir(name_or_path)
-        if _is_tts(path):
-            from tokgen.tts import load_tts
-
+        module = _kind_module(path)
+        if module is not None:
             if decoder is not None:
-                raise InvalidInputError(f"{name_or_path} speaks through its codec; no decoder=.")
-            return load_tts(path, str(name_or_path))
+                raise InvalidInputError(
+                    f"{name_or_path} makes its own audio; it takes no decoder=."
+                )
+            return module.load_model(path, str(name_or_path))
         if _is_diffusion(path):
             from tokgen.diffusion import load_diffusion
 
@@ -483,6 +506,9 @@ class ModelInfo:
 
     tasks: dict[str, TaskSpec]
     max_duration: float  # seconds, the longest target it generates
+    # generate()'s options besides the conditions (the CLI offers just these)
+    options: tuple[str, ...] = ("duration", "temperature", "top_k", "top_p", "cfg_scale",
+                                "steps", "seed")  # fmt: skip
 
 
 def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
@@ -496,10 +522,9 @@ def model_info(name_or_path: str | os.PathLike) -> ModelInfo:
     if diffusion is not None:
         return ModelInfo({t: builtin_task(t) for t in diffusion.tasks}, diffusion.max_duration)
     path = model_dir(name_or_path)
-    if _is_tts(path):
-        from tokgen.tts.pipeline import load_tts_config
-
-        return ModelInfo({"tts": builtin_task("tts")}, load_tts_config(path).max_duration)
+    module = _kind_module(path)
+    if module is not None:
+        return module.model_info(path)
     if (path / INDEX_NAME).is_file():
         path = path / _read_index(path)["lm"]
     config, specs = read_lm_info(path)

@@ -8,13 +8,16 @@ is a sub-command with no code change: ``tokgen generate TASK --help --model M`` 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tokgen.checks import output_path
-from tokgen.cli.options import add_sampling_args, sampling_from
+from tokgen.cli.options import SAMPLING_OPTIONS, add_sampling_args, sampling_from
 from tokgen.conditions import ConditionSpec, condition_type
 from tokgen.errors import InvalidInputError
 from tokgen.tasks import BUILTIN_TASKS, TaskSpec, condition_meaning, default_length
+
+if TYPE_CHECKING:
+    from tokgen.pipeline import ModelInfo
 
 FREE_TEXT = ("text", "embedding")  # a condition named ``text`` of these types is positional
 
@@ -32,15 +35,16 @@ def cmd_generate(args: argparse.Namespace) -> None:
             f"{model_name} does {sorted(specs)}; got task {args.task!r}. Run "
             f"`tokgen generate TASK --help --model {model_name}` for a task's options."
         )
-    parser = task_parser(args.task, specs[args.task], model_name, info.max_duration)
+    parser = task_parser(args.task, specs[args.task], model_name, info)
     options = parser.parse_args(args.rest)
     output_path(options.output, AUDIO_SUFFIXES, "audio")
     conditions = {c.name: getattr(options, c.name) for c in specs[args.task].conditions}
+    extra = {name: getattr(options, name) for name in ("duration", "speed") if name in info.options}
     model = tokgen.load(model_name)
     out = model.generate(
         args.task,
         **{k: v for k, v in conditions.items() if v is not None},
-        duration=options.duration,
+        **{k: v for k, v in extra.items() if v is not None},
         **sampling_from(options),
         progress=True,
     )
@@ -49,9 +53,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def task_parser(
-    task: str, spec: TaskSpec, model_name: str, max_duration: float
+    task: str, spec: TaskSpec, model_name: str, info: ModelInfo
 ) -> argparse.ArgumentParser:
-    """The options of ``tokgen generate TASK`` from the task's spec."""
+    """The options of ``tokgen generate TASK`` from the task's spec and the options the
+    model takes (``info.options``)."""
     parser = argparse.ArgumentParser(
         prog=f"tokgen generate {task}",
         description=_escape(f"{task}: {spec.description or 'a task of ' + model_name}."),
@@ -66,12 +71,17 @@ def task_parser(
         if condition.name.endswith("_audio"):  # --prompt for prompt_audio
             flags.append(f"--{condition.name.removesuffix('_audio')}")
         parser.add_argument(*flags, dest=condition.name, required=condition.required, help=text)
-    parser.add_argument(
-        "--duration",
-        type=float,
-        help=f"seconds (default: {default_length(spec)}); at most {max_duration:g} s with "
-        f"{model_name}",
-    )
+    if "duration" in info.options:
+        parser.add_argument(
+            "--duration",
+            type=float,
+            help=f"seconds (default: {default_length(spec)}); at most {info.max_duration:g} s "
+            f"with {model_name}",
+        )
+    if "speed" in info.options:
+        parser.add_argument(
+            "--speed", type=float, help="speaking rate (default 1: the text's own timing)"
+        )
     parser.add_argument(
         "-o", "--output", required=True, help="output audio file (stem-i.wav per batch item)"
     )
@@ -82,7 +92,9 @@ def task_parser(
         default=default_model(task),
         help=f"model name or directory (default {default_model(task)})",
     )
-    add_sampling_args(parser, seed=None)
+    add_sampling_args(
+        parser, seed=None, only=tuple(n for n in SAMPLING_OPTIONS if n in info.options)
+    )
     return parser
 
 

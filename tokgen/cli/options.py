@@ -27,35 +27,49 @@ def load_codec_from(args: argparse.Namespace, **kwargs: object):
     return load_codec(args.codec, pretrained=not args.random_init, **kwargs)
 
 
-def add_sampling_args(parser: argparse.ArgumentParser, *, seed: int | None) -> None:
-    """The sampling options of every generating command (defaults: the model's)."""
-    parser.add_argument("--temperature", type=float, default=1.0, help="0: greedy (default 1)")
-    parser.add_argument("--top-k", type=int, default=0, help="keep the k likeliest tokens (0: off)")
-    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (1: off)")
-    parser.add_argument(
-        "--cfg-scale",
-        type=float,
-        help="classifier-free guidance (default: 3 where the task was trained for it, else 1)",
-    )
-    parser.add_argument(
-        "--steps", type=int, help="sampling steps of a diffusion model (default: the model's)"
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=seed,
-        help=f"integer seed (default {seed})"
-        if seed is not None
-        else "integer seed (default: a random one)",
-    )
+SAMPLING_OPTIONS = ("temperature", "top_k", "top_p", "cfg_scale", "steps", "seed")
+
+
+def add_sampling_args(
+    parser: argparse.ArgumentParser, *, seed: int | None, only: tuple[str, ...] = SAMPLING_OPTIONS
+) -> None:
+    """The sampling options of every generating command (defaults: the model's); ``only``
+    those of :data:`SAMPLING_OPTIONS` a model takes."""
+    if "temperature" in only:
+        parser.add_argument("--temperature", type=float, default=1.0, help="0: greedy (default 1)")
+    if "top_k" in only:
+        parser.add_argument(
+            "--top-k", type=int, default=0, help="keep the k likeliest tokens (0: off)"
+        )
+    if "top_p" in only:
+        parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (1: off)")
+    if "cfg_scale" in only:
+        parser.add_argument(
+            "--cfg-scale",
+            type=float,
+            help="classifier-free guidance (default: 3 where the task was trained for it, else 1)",
+        )
+    if "steps" in only:
+        parser.add_argument(
+            "--steps", type=int, help="sampling steps of a diffusion model (default: the model's)"
+        )
+    if "seed" in only:
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=seed,
+            help=f"integer seed (default {seed})"
+            if seed is not None
+            else "integer seed (default: a random one)",
+        )
 
 
 def sampling_from(args: argparse.Namespace) -> dict[str, Any]:
-    """The sampling keyword arguments of ``generate()`` from the parsed options."""
-    names = ("temperature", "top_k", "top_p", "cfg_scale", "seed")
-    options = {name: getattr(args, name) for name in names}
-    if getattr(args, "steps", None) is not None:  # diffusion models only
-        options["steps"] = args.steps
+    """The sampling keyword arguments of ``generate()`` from the parsed options (those the
+    command has; ``steps`` only when given)."""
+    options = {name: getattr(args, name) for name in SAMPLING_OPTIONS if hasattr(args, name)}
+    if options.get("steps", 0) is None:  # diffusion models only
+        del options["steps"]
     return options
 
 

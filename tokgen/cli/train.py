@@ -1,4 +1,4 @@
-"""``tokgen train codec | lm | diffusion | tts | judge``: train a model from a YAML recipe."""
+"""``tokgen train codec | lm | diffusion | tts | separation | judge``: train a model from a YAML recipe."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ def cmd_train_tts(args: argparse.Namespace) -> None:
 
     config = load_tts_train_config(args.config, args.set or [])
     print(f"trained duration TTS written to {train_tts(config)}")
+
+
+def cmd_train_separation(args: argparse.Namespace) -> None:
+    from tokgen.training.separation_training import (
+        load_separation_train_config,
+        train_separation,
+    )
+
+    config = load_separation_train_config(args.config, args.set or [])
+    print(f"trained separator written to {train_separation(config)}")
 
 
 def cmd_train_judge(args: argparse.Namespace) -> None:
@@ -94,6 +104,13 @@ def register(commands: Any) -> None:
     )
     add_recipe_arguments(p, "tts/tokgen_tts_small.yaml")
     p.set_defaults(func=cmd_train_tts)
+    p = train_kinds.add_parser(
+        "separation",
+        help="train or fine-tune the mask separator on mixtures made on the fly from an audio "
+        "manifest's captioned clips (see separation/*.yaml); rerun to resume",
+    )
+    add_recipe_arguments(p, "separation/tokgen_sep_small.yaml")
+    p.set_defaults(func=cmd_train_separation)
     p = train_kinds.add_parser(
         "judge",
         help="train the audio judge (class + voice classifier) that scores generated audio",

@@ -115,7 +115,7 @@ def _read(path: Path) -> np.ndarray:
     return data
 
 
-def _window(rng: random.Random, source: np.ndarray, length: int) -> np.ndarray:
+def random_window(rng: random.Random, source: np.ndarray, length: int) -> np.ndarray:
     """``source`` cut to ``length`` samples at a random offset, or zero-padded around it."""
     if len(source) >= length:
         start = rng.randrange(len(source) - length + 1)
@@ -139,7 +139,7 @@ def render_mixture(row: dict[str, Any], root: Path) -> None:
     energy0 = float(np.mean(clips[0][:length] ** 2)) + 1e-12
     scaled = [clips[0][:length]]
     for member, clip in zip(row["sources"][1:], clips[1:], strict=True):
-        window = _window(rng, clip, length)
+        window = random_window(rng, clip, length)
         energy = float(np.mean(window**2)) + 1e-12
         scaled.append(window * np.sqrt(energy0 / (energy * 10 ** (member["snr_db"] / 10))))
     sources = np.stack(scaled)  # [S, T]

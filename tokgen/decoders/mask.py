@@ -23,19 +23,30 @@ DEFAULT_INPUTS = {"lass": "audio"}  # task -> the condition that holds its mixtu
 EPS = 1e-8
 
 
+def stft(x: torch.Tensor, n_fft: int = 512) -> torch.Tensor:
+    """``x [..., T]`` -> complex ``[..., n_fft // 2 + 1, T // hop + 1]``: Hann window, hop
+    ``n_fft // 4`` (the STFT every mask in tokgen is applied on)."""
+    window = torch.hann_window(n_fft, device=x.device)
+    flat = x.reshape(-1, x.shape[-1])
+    spec = torch.stft(flat, n_fft, n_fft // 4, window=window, return_complex=True)
+    return spec.reshape(*x.shape[:-1], *spec.shape[-2:])
+
+
+def istft(spec: torch.Tensor, length: int, n_fft: int = 512) -> torch.Tensor:
+    """The inverse of :func:`stft`: ``[..., bins, frames]`` -> ``[..., length]``."""
+    window = torch.hann_window(n_fft, device=spec.device)
+    flat = spec.reshape(-1, *spec.shape[-2:])
+    wav = torch.istft(flat, n_fft, n_fft // 4, window=window, length=length)
+    return wav.reshape(*spec.shape[:-2], length)
+
+
 def apply_mask(
     source: torch.Tensor, mixture: torch.Tensor, *, n_fft: int = 512, kind: MaskKind = "ratio"
 ) -> torch.Tensor:
     """Keep of ``mixture [C, T]`` what ``source [C, T]`` (an estimate of one of its sources)
     says is there: per STFT bin, ``ratio`` = min(|S| / |X|, 1), or ``wiener`` =
     |S|^2 / (|S|^2 + max(|X| - |S|, 0)^2). Returns ``[C, T]`` with the mixture's phase."""
-    length = mixture.shape[-1]
-    window = torch.hann_window(n_fft, device=mixture.device)
-
-    def stft(x: torch.Tensor) -> torch.Tensor:  # [C, T] -> [C, bins, frames]
-        return torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True)
-
-    s, x = stft(source).abs(), stft(mixture)
+    s, x = stft(source, n_fft).abs(), stft(mixture, n_fft)
     if kind == "ratio":
         mask = (s / (x.abs() + EPS)).clamp(max=1.0)
     elif kind == "wiener":
@@ -43,7 +54,7 @@ def apply_mask(
         mask = s**2 / (s**2 + rest**2 + EPS)
     else:
         raise ConfigError(f"mask kind must be one of {MASK_KINDS}, got {kind!r}.")
-    return torch.istft(x * mask, n_fft, n_fft // 4, window=window, length=length)
+    return istft(x * mask, mixture.shape[-1], n_fft)
 
 
 class MaskDecoder(CodecDecoder):

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional
 
 from tokgen.codecs.latent_scale import LatentScale
 from tokgen.errors import ConfigError
+from tokgen.layers import ConvBlock
 from tokgen.text.phones import PAD_ID, PHONES
 
 
@@ -47,22 +47,6 @@ class DurationTTSConfig:
                 f"duration TTS needs width >= 8, an odd kernel and latent_dim >= 1; got "
                 f"{self.width}, {self.kernel}, {self.latent_dim}."
             )
-
-
-class ConvBlock(nn.Module):
-    """Residual block: LayerNorm over channels, dilated conv, GELU, dropout, masked."""
-
-    def __init__(self, width: int, kernel: int, dilation: int, dropout: float) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(width)
-        self.conv = nn.Conv1d(width, width, kernel, padding=dilation * (kernel // 2),
-                              dilation=dilation)  # fmt: skip
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``x [B, W, T]``, ``mask [B, 1, T]`` -> ``[B, W, T]`` (zero where masked)."""
-        h = self.norm(x.transpose(1, 2)).transpose(1, 2) * mask
-        return (x + self.dropout(functional.gelu(self.conv(h)))) * mask
 
 
 class DurationTTSNet(LatentScale):

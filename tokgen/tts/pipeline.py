@@ -19,7 +19,14 @@ from tokgen import hub
 from tokgen.checks import number
 from tokgen.codecs import Codec
 from tokgen.errors import ConfigError, InvalidInputError
-from tokgen.pipeline import GenerationOutput, _batch_size, _pick, audio_argument
+from tokgen.pipeline import (
+    GenerationOutput,
+    ModelInfo,
+    _batch_size,
+    _pick,
+    audio_argument,
+    refuse_sampling,
+)
 from tokgen.tasks import TaskSpec, builtin_task
 from tokgen.text.phones import flite_phones
 from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
@@ -85,11 +92,8 @@ class DurationTTS:
         ``duration`` (the text and ``speed`` set it) and diffusion ``steps``. ``progress``
         shows a bar over the items' vocoding."""
         self.task(task)
-        if (temperature, top_k, top_p, cfg_scale, steps) != (1.0, 0, 1.0, None, None):
-            raise InvalidInputError(
-                f"{self.name} is deterministic: temperature, top_k, top_p, cfg_scale and steps "
-                "do not apply (it takes text, prompt_audio and speed)."
-            )
+        refuse_sampling(self.name, "it takes text, prompt_audio and speed", temperature=temperature,
+                        top_k=top_k, top_p=top_p, cfg_scale=cfg_scale, steps=steps)  # fmt: skip
         if duration is not None:
             raise InvalidInputError(
                 f"{self.name} speaks as long as the text takes: set speed= instead of duration."
@@ -150,15 +154,10 @@ def save_tts(net: DurationTTSNet, path: str | os.PathLike) -> Path:
     return hub.save_checkpoint(path, config, net.state_dict(), dtype=torch.float16)
 
 
-def is_tts(path: str | os.PathLike) -> bool:
-    """Whether folder ``path`` holds a duration TTS checkpoint."""
-    config = Path(path) / hub.CONFIG_NAME
-    return config.is_file() and hub.read_json_file(config).get("kind") == KIND
-
-
-def load_tts_config(path: str | os.PathLike) -> DurationTTSConfig:
-    """A duration TTS checkpoint's config, read without its weights."""
-    return _config(hub.read_config(path), path)
+def model_info(path: str | os.PathLike) -> ModelInfo:
+    """What the duration TTS in ``path`` does, from its config alone."""
+    config = _config(hub.read_config(path), path)
+    return ModelInfo({"tts": builtin_task("tts")}, config.max_duration, options=("speed",))
 
 
 def _config(raw: dict[str, Any], path: str | os.PathLike) -> DurationTTSConfig:
@@ -175,7 +174,7 @@ def load_tts_net(path: str | os.PathLike) -> DurationTTSNet:
     return net
 
 
-def load_tts(path: str | os.PathLike, name: str) -> DurationTTS:
+def load_model(path: str | os.PathLike, name: str) -> DurationTTS:
     """The duration TTS in folder ``path`` with its codec."""
     from tokgen.codecs import load_codec
 

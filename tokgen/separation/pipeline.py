@@ -1,0 +1,147 @@
+"""``MaskSeparator``: a text query + a mixture -> the queried source, by a predicted mask on
+the mixture's STFT. Same ``generate("lass", text, audio=...)`` and output as the LM.
+
+A checkpoint is a folder with ``config.json`` (``kind`` = :data:`KIND`, the network's
+:class:`MaskNetConfig`) and ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from tokgen import hub
+from tokgen.codecs import Codec
+from tokgen.errors import ConfigError, InvalidInputError
+from tokgen.pipeline import (
+    GenerationOutput,
+    ModelInfo,
+    _batch_size,
+    _pick,
+    audio_argument,
+    refuse_sampling,
+)
+from tokgen.separation.model import MaskNet, MaskNetConfig
+from tokgen.tasks import TaskSpec, builtin_task
+
+KIND = "tokgen-mask-separator"
+
+
+class MaskSeparator:
+    """A loaded mask separator: ``generate("lass", query, audio=mixture)``."""
+
+    def __init__(self, net: MaskNet, codec: Codec, name: str) -> None:
+        if codec.sample_rate != net.config.sample_rate or codec.channels != 1:
+            raise ConfigError(
+                f"{name}: the separator works on mono {net.config.sample_rate} Hz audio; codec "
+                f"{net.config.codec!r} is {codec.channels}-channel {codec.sample_rate} Hz."
+            )
+        self.net = net.eval()
+        self.codec = codec
+        self.name = name
+
+    @property
+    def config(self) -> MaskNetConfig:
+        return self.net.config
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def tasks(self) -> list[str]:
+        return ["lass"]
+
+    def task(self, name: str) -> TaskSpec:
+        if name != "lass":
+            raise InvalidInputError(
+                f"{self.name} only separates (task 'lass'), not {name!r}; tokgen-small, "
+                "tokgen-tts-small and tokgen-diffusion-small do the other tasks."
+            )
+        return builtin_task(name)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        task: str,
+        text: str | list[str] | None = None,
+        *,
+        audio: Any = None,
+        sample_rate: int | None = None,
+        seed: int | list[int] | None = None,
+        duration: float | None = None,
+        progress: bool = False,
+        **sampling: Any,
+    ) -> GenerationOutput:
+        """Keep of ``audio`` (the mixture: a path, ``(tensor, rate)`` or a tensor with
+        ``sample_rate``; or a list) what ``text`` (the query, e.g. "speech" or "a
+        glockenspiel melody") describes. The output has the mixture's length and is
+        deterministic: ``seed`` is accepted for the common API and changes nothing; sampling
+        options are refused. ``codes`` are the output in the codec's tokens."""
+        from tokgen.text.captions import caption_encoder
+
+        self.task(task)
+        refuse_sampling(self.name, "it takes text, audio and sample_rate", **sampling)
+        if duration is not None:
+            raise InvalidInputError(f"{self.name}: the mixture sets the length; no duration=.")
+        if text is None or audio is None:
+            raise InvalidInputError(
+                "task 'lass' needs text= (the source to keep) and audio= (the mixture)."
+            )
+        batch = _batch_size({"text": text, "audio": audio})
+        queries = [_pick(text, i) for i in range(batch)]
+        embeddings = caption_encoder().encode(queries)  # [B, Q]
+        clips = [
+            audio_argument("audio", _pick(audio, i), sample_rate, self.codec,
+                           self.config.max_duration).samples[0, 0]
+            for i in range(batch)
+        ]  # fmt: skip
+        lengths = [clip.shape[-1] for clip in clips]
+        out = torch.zeros(batch, 1, max(lengths))
+        hop = self.codec.hop_length
+        codes = torch.full((batch, self.codec.num_codebooks, -(-max(lengths) // hop)), -1)
+        for i in tqdm(range(batch), desc="separate", unit="item", disable=not progress):
+            source = self.net(clips[i][None], embeddings[i : i + 1])[0]  # [T]
+            out[i, 0, : lengths[i]] = source
+            item = self.codec.encode(source[None, None], self.sample_rate)[0]  # [K, F]
+            codes[i, :, : item.shape[-1]] = item
+        return GenerationOutput(out, self.sample_rate, codes, lengths)
+
+
+def save_separator(net: MaskNet, path: str | os.PathLike) -> Path:
+    """Export ``net`` (fp16 weights) as a loadable folder."""
+    config = {"kind": KIND, **asdict(net.config)}
+    return hub.save_checkpoint(path, config, net.state_dict(), dtype=torch.float16)
+
+
+def _config(raw: dict[str, Any], path: str | os.PathLike) -> MaskNetConfig:
+    if raw.pop("kind", None) != KIND:
+        raise ConfigError(f"{path} is not a mask separator checkpoint (kind {KIND!r}).")
+    return hub.config_from_dict(MaskNetConfig, raw, source=str(path))
+
+
+def load_separator_net(path: str | os.PathLike) -> MaskNet:
+    """The network of a separator checkpoint folder."""
+    raw, state = hub.load_checkpoint(path)
+    net = MaskNet(_config(raw, path))
+    net.load_state_dict(state)
+    return net
+
+
+def load_model(path: str | os.PathLike, name: str) -> MaskSeparator:
+    """The separator in folder ``path`` with its codec."""
+    from tokgen.codecs import load_codec
+
+    net = load_separator_net(path)
+    return MaskSeparator(net, load_codec(net.config.codec), name)
+
+
+def model_info(path: str | os.PathLike) -> ModelInfo:
+    """What the checkpoint in ``path`` does, from its config alone."""
+    config = _config(hub.read_config(path), path)
+    return ModelInfo({"lass": builtin_task("lass")}, config.max_duration, options=())
