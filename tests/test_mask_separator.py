@@ -111,7 +111,10 @@ def test_it_learns_to_separate_classes_it_is_asked_for(manifest, tmp_path):
     gains = []
     for c, freq in enumerate(CLASSES.values()):
         other = list(CLASSES.values())[(c + 1) % 3]
-        target, rest = torch.from_numpy(_clip(freq, 100 + c)), torch.from_numpy(_clip(other, 200 + c))
+        target, rest = (
+            torch.from_numpy(_clip(freq, 100 + c)),
+            torch.from_numpy(_clip(other, 200 + c)),
+        )
         mixture = target + rest
         query = _queries([list(CLASSES)[c]])
         with torch.no_grad():
@@ -145,10 +148,14 @@ def test_a_batch_equals_its_items_and_keeps_each_mixtures_length(separator):
     [
         (lambda m: m.generate("tts", "Hi."), "only separates"),
         (lambda m: m.generate("lass", "speech"), "needs text= .* and audio="),
-        (lambda m: m.generate("lass", "speech", audio=(torch.randn(SR), SR), temperature=0.5),
-         "deterministic"),  # fmt: skip
-        (lambda m: m.generate("lass", "speech", audio=(torch.randn(SR), SR), duration=2.0),
-         "mixture sets"),  # fmt: skip
+        (
+            lambda m: m.generate("lass", "speech", audio=(torch.randn(SR), SR), temperature=0.5),
+            "deterministic",
+        ),  # fmt: skip
+        (
+            lambda m: m.generate("lass", "speech", audio=(torch.randn(SR), SR), duration=2.0),
+            "mixture sets",
+        ),  # fmt: skip
         (lambda m: m.generate("lass", " ", audio=(torch.randn(SR), SR)), "empty"),
         (lambda m: m.generate("lass", "speech", audio=(torch.zeros(100), SR)), "at least"),
     ],
@@ -166,7 +173,15 @@ def test_cli_trains_and_separates(manifest, tmp_path, capsys):
     assert "written to" in capsys.readouterr().out
     out = tmp_path / "kept.wav"
     mixture = manifest.parent / "noise0.wav"
-    argv = ["generate", "lass", "a low tone", "--audio", str(mixture), "--model", str(run / "model")]
+    argv = [
+        "generate",
+        "lass",
+        "a low tone",
+        "--audio",
+        str(mixture),
+        "--model",
+        str(run / "model"),
+    ]
     assert main([*argv, "-o", str(out)]) == 0
     assert sf.info(str(out)).frames == sf.info(str(mixture)).frames
     with pytest.raises(SystemExit):

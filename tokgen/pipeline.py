@@ -41,7 +41,10 @@ from tokgen.text import TextFrontend
 PRETRAINED_DIR = hub.PRETRAINED_DIR
 DEBUG_MODEL = "tokgen-lm-debug"
 DEFAULT_MODEL = "tokgen-small"  # the multi-task default
-TASK_DEFAULT_MODELS = {"tts": "tokgen-tts-small"}  # where another shipped model does better
+TASK_DEFAULT_MODELS = {
+    "tts": "tokgen-tts-small",
+    "lass": "tokgen-sep-small",
+}  # where another shipped model does better
 DEBUG_DIFFUSION = "tokgen-diffusion-debug"
 INDEX_NAME = "model_index.json"  # names the parts of a model made of several
 PIPELINE_KIND = "tokgen-pipeline"

@@ -213,7 +213,7 @@ def eval_lass(
             mix = _fit(mixture, length)
             out = model.generate("lass", source["query"], audio=(mixture, rate), seed=seed + i,
                                  **sampling)  # fmt: skip
-            frames = out.lengths[0] // codec.hop_length
+            frames = -(-out.lengths[0] // codec.hop_length)  # ceil: a separator keeps T
             resynthesis = codec.decode(out.codes[:1, :, :frames], length=length)[0, 0]
             coded = codec.decode(codec.encode(truth, rate), length=length)[0, 0]
             estimates = {

@@ -8,16 +8,14 @@ A checkpoint is a folder with ``config.json`` (``kind`` = :data:`KIND`, the netw
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from tokgen import hub
 from tokgen.codecs import Codec
 from tokgen.errors import ConfigError, InvalidInputError
+from tokgen.net_model import NetCheckpoint, NetModel
 from tokgen.pipeline import (
     GenerationOutput,
     ModelInfo,
@@ -27,13 +25,15 @@ from tokgen.pipeline import (
     refuse_sampling,
 )
 from tokgen.separation.model import MaskNet, MaskNetConfig
-from tokgen.tasks import TaskSpec, builtin_task
+from tokgen.tasks import builtin_task
 
 KIND = "tokgen-mask-separator"
 
 
-class MaskSeparator:
+class MaskSeparator(NetModel):
     """A loaded mask separator: ``generate("lass", query, audio=mixture)``."""
+
+    TASK, DOES = "lass", "separates"
 
     def __init__(self, net: MaskNet, codec: Codec, name: str) -> None:
         if codec.sample_rate != net.config.sample_rate or codec.channels != 1:
@@ -41,29 +41,7 @@ class MaskSeparator:
                 f"{name}: the separator works on mono {net.config.sample_rate} Hz audio; codec "
                 f"{net.config.codec!r} is {codec.channels}-channel {codec.sample_rate} Hz."
             )
-        self.net = net.eval()
-        self.codec = codec
-        self.name = name
-
-    @property
-    def config(self) -> MaskNetConfig:
-        return self.net.config
-
-    @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def tasks(self) -> list[str]:
-        return ["lass"]
-
-    def task(self, name: str) -> TaskSpec:
-        if name != "lass":
-            raise InvalidInputError(
-                f"{self.name} only separates (task 'lass'), not {name!r}; tokgen-small, "
-                "tokgen-tts-small and tokgen-diffusion-small do the other tasks."
-            )
-        return builtin_task(name)
+        super().__init__(net, codec, name)
 
     @torch.inference_mode()
     def generate(
@@ -113,24 +91,9 @@ class MaskSeparator:
         return GenerationOutput(out, self.sample_rate, codes, lengths)
 
 
-def save_separator(net: MaskNet, path: str | os.PathLike) -> Path:
-    """Export ``net`` (fp16 weights) as a loadable folder."""
-    config = {"kind": KIND, **asdict(net.config)}
-    return hub.save_checkpoint(path, config, net.state_dict(), dtype=torch.float16)
-
-
-def _config(raw: dict[str, Any], path: str | os.PathLike) -> MaskNetConfig:
-    if raw.pop("kind", None) != KIND:
-        raise ConfigError(f"{path} is not a mask separator checkpoint (kind {KIND!r}).")
-    return hub.config_from_dict(MaskNetConfig, raw, source=str(path))
-
-
-def load_separator_net(path: str | os.PathLike) -> MaskNet:
-    """The network of a separator checkpoint folder."""
-    raw, state = hub.load_checkpoint(path)
-    net = MaskNet(_config(raw, path))
-    net.load_state_dict(state)
-    return net
+CHECKPOINT = NetCheckpoint(KIND, MaskNetConfig, MaskNet, "mask separator")
+save_separator = CHECKPOINT.save
+load_separator_net = CHECKPOINT.load_net
 
 
 def load_model(path: str | os.PathLike, name: str) -> MaskSeparator:
@@ -143,5 +106,5 @@ def load_model(path: str | os.PathLike, name: str) -> MaskSeparator:
 
 def model_info(path: str | os.PathLike) -> ModelInfo:
     """What the checkpoint in ``path`` does, from its config alone."""
-    config = _config(hub.read_config(path), path)
+    config = CHECKPOINT.config(path)
     return ModelInfo({"lass": builtin_task("lass")}, config.max_duration, options=())

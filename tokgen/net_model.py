@@ -1,0 +1,85 @@
+"""One-network, one-task models (the duration TTS, the mask separator): how they are stored
+and what they share around ``generate()``.
+
+A checkpoint is a folder with ``config.json`` (``kind`` plus the network's config
+dataclass) and ``model.safetensors`` (fp16). :class:`NetCheckpoint` writes and reads one;
+:class:`NetModel` is the loaded model's common part (its network, codec and one task).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tokgen import hub
+from tokgen.codecs import Codec
+from tokgen.errors import ConfigError, InvalidInputError
+from tokgen.tasks import TaskSpec, builtin_task
+
+
+@dataclass(frozen=True)
+class NetCheckpoint:
+    """The storage of one model kind: ``kind`` in config.json, the network's ``config_class``
+    and ``net_class`` (built from that config); ``what`` names it in errors."""
+
+    kind: str
+    config_class: type
+    net_class: type
+    what: str
+
+    def save(self, net: nn.Module, path: str | os.PathLike) -> Path:
+        """Export ``net`` (fp16 weights) as a loadable folder."""
+        config = {"kind": self.kind, **asdict(net.config)}
+        return hub.save_checkpoint(path, config, net.state_dict(), dtype=torch.float16)
+
+    def config(self, path: str | os.PathLike, raw: dict[str, Any] | None = None) -> Any:
+        """The network config of the checkpoint in ``path`` (read without its weights)."""
+        raw = dict(hub.read_config(path) if raw is None else raw)
+        if raw.pop("kind", None) != self.kind:
+            raise ConfigError(f"{path} is not a {self.what} checkpoint (kind {self.kind!r}).")
+        return hub.config_from_dict(self.config_class, raw, source=str(path))
+
+    def load_net(self, path: str | os.PathLike) -> nn.Module:
+        """The network of the checkpoint folder ``path``."""
+        raw, state = hub.load_checkpoint(path)
+        net = self.net_class(self.config(path, raw))
+        net.load_state_dict(state)
+        return net
+
+
+class NetModel:
+    """A loaded network with its codec doing one task, :attr:`TASK`; a subclass adds
+    ``generate``. :attr:`DOES` says what it does in the error for another task."""
+
+    TASK: str
+    DOES: str
+
+    def __init__(self, net: nn.Module, codec: Codec, name: str) -> None:
+        self.net = net.eval()
+        self.codec = codec
+        self.name = name
+
+    @property
+    def config(self) -> Any:
+        return self.net.config
+
+    @property
+    def sample_rate(self) -> int:
+        return self.codec.sample_rate
+
+    @property
+    def tasks(self) -> list[str]:
+        return [self.TASK]
+
+    def task(self, name: str) -> TaskSpec:
+        if name != self.TASK:
+            raise InvalidInputError(
+                f"{self.name} only {self.DOES} (task {self.TASK!r}), not {name!r}; "
+                "tokgen-small does every built-in task."
+            )
+        return builtin_task(name)
