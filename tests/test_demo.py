@@ -178,3 +178,19 @@ def test_a_duration_tts_gets_a_speed_setting_and_speaks(tmp_path):
         assert len(read(audio)[0]) == frames * 320 and Path(picture).suffix == ".png"
     finally:
         demo.close()
+
+
+def test_a_separator_gets_no_settings_and_keeps_the_mixtures_length(tmp_path):
+    from tokgen.separation import MaskNet, MaskNetConfig, save_separator
+
+    path = save_separator(MaskNet(MaskNetConfig(width=8, layers=1)), tmp_path / "sep")
+    demo = build_demo(str(path))
+    port = free_port()
+    launch(demo, port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        audio, picture = client.predict("a vibraphone", handle_file(str(MIXTURE)), api_name="/lass")
+        assert len(read(audio)[0]) == sf.info(str(MIXTURE)).frames
+        assert Path(picture).suffix == ".png"
+    finally:
+        demo.close()
