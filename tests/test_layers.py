@@ -1,7 +1,7 @@
 """Layers run one way: no module imports from a layer above its own (DESIGN.md's data flow).
 
-Lowest first: the foundation (errors, checks, hub, audio) -> codecs -> text -> conditions ->
-tasks -> lm -> decoders -> pipeline, diffusion, tts -> data -> training -> eval -> cli. Data and training feed the models, so they
+Lowest first: the foundation (errors, checks, hub, audio, layers) -> codecs -> text -> conditions ->
+tasks -> lm -> decoders -> pipeline, diffusion, tts, separation -> data -> training -> eval -> cli. Data and training feed the models, so they
 sit above them; eval and the command line are on top.
 """
 
@@ -14,14 +14,15 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tokgen"
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "checks", "hub", "audio"),
+    ("errors", "checks", "hub", "audio", "layers"),
     ("codecs",),
     ("text",),
     ("conditions",),
     ("tasks",),
     ("lm",),
     ("decoders",),
-    ("pipeline", "diffusion", "tts"),  # the generators: load/generate (each model + its loop)
+    # the generators: load/generate (each model + its loop; net_model: what the one-network ones share)
+    ("pipeline", "diffusion", "tts", "separation", "net_model"),
     ("data",),
     ("training",),
     ("eval",),
