@@ -35,8 +35,8 @@ from tokgen.diffusion import DiffusionModel
 from tokgen.errors import TokgenError
 from tokgen.eval.spectrogram import save_spectrograms
 from tokgen.pipeline import TokgenModel
-from tokgen.tasks import TaskSpec, condition_meaning, default_length
 from tokgen.separation import MaskSeparator
+from tokgen.tasks import TaskSpec, condition_meaning, default_length
 from tokgen.tts import DurationTTS
 
 ASSETS = Path(tokgen.__file__).parent / "assets"

@@ -60,7 +60,7 @@ def _queries(captions: list[str]) -> torch.Tensor:
     """Caption -> a fixed one-hot-ish embedding by class (no MiniLM in the fast tests)."""
     out = torch.zeros(len(captions), 384)
     for i, caption in enumerate(captions):
-        out[i, [k for k, name in enumerate(CLASSES) if name in caption][0]] = 1.0
+        out[i, next(k for k, name in enumerate(CLASSES) if name in caption)] = 1.0
     return out
 
 
@@ -151,11 +151,11 @@ def test_a_batch_equals_its_items_and_keeps_each_mixtures_length(separator):
         (
             lambda m: m.generate("lass", "speech", audio=(torch.randn(SR), SR), temperature=0.5),
             "deterministic",
-        ),  # fmt: skip
+        ),
         (
             lambda m: m.generate("lass", "speech", audio=(torch.randn(SR), SR), duration=2.0),
             "mixture sets",
-        ),  # fmt: skip
+        ),
         (lambda m: m.generate("lass", " ", audio=(torch.randn(SR), SR)), "empty"),
         (lambda m: m.generate("lass", "speech", audio=(torch.zeros(100), SR)), "at least"),
     ],

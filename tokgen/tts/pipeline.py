@@ -42,11 +42,8 @@ class DurationTTS(NetModel):
 
     def __init__(self, net: DurationTTSNet, codec: Codec, name: str) -> None:
         super().__init__(net, codec, name)
-        # the parametric codec's latent starts with ln F0 and voicing: give the output the
-        # prompt's pitch, and its envelope and aperiodicity statistics (the channels after the
-        # pitch ones)
-        parametric = getattr(codec.config, "backend", None) == "parametric"
-        self.timbre_from = codec.pitch_dims if parametric else None
+        # the parametric codec's latent starts with ln F0 and voicing: give it the prompt's pitch
+        self.match_pitch = getattr(codec.config, "backend", None) == "parametric"
 
     @torch.inference_mode()
     def generate(
@@ -112,8 +109,8 @@ class DurationTTS(NetModel):
         latents = torch.zeros(batch, self.config.latent_dim, max(frames))
         for i, f in enumerate(tqdm(frames, desc="vocode", unit="item", disable=not progress)):
             latent = self.net.denormalize(x[i : i + 1, :, :f]).float()  # [1, D, F_i]
-            if self.timbre_from is not None:
-                latent = match_timbre(match_pitch(latent, prompts[i]), prompts[i], self.timbre_from)
+            if self.match_pitch:
+                latent = match_pitch(latent, prompts[i])
             latents[i, :, :f] = latent[0]
             out[i, :, : f * hop] = self.codec.decode_latent(latent)[0]
             codes[i, :, :f] = self.codec.quantize_latent(latent)[0]
@@ -161,22 +158,4 @@ def match_pitch(latent: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
     scale = (target.std() / f0.std().clamp(min=1e-4)).clamp(0.5, 2.0)
     out = latent.clone()
     out[0, 0, voiced] = (f0 - f0.mean()) * scale + target.mean()
-    return out
-
-
-def match_timbre(latent: torch.Tensor, prompt: torch.Tensor, first: int) -> torch.Tensor:
-    """``latent [1, D, F]`` of the parametric codec with each channel from ``first`` on (the
-    coded envelope and the aperiodicity bands) moved to the mean and spread of the prompt's
-    ``[1, D, Fp]`` over voiced frames (spread ratio within 0.5-2); unchanged where either
-    has under 2 voiced frames. The network generalizes poorly to voices it never heard
-    (tts/README.md: on unseen voices the judge heard the prompt's voice in 6% of items
-    before, 38% after); this gives the output the prompt's average spectrum."""
-    voiced, prompt_voiced = latent[0, 1] >= 0.5, prompt[0, 1] >= 0.5
-    if voiced.sum() < 2 or prompt_voiced.sum() < 2:
-        return latent
-    x, target = latent[0, first:], prompt[0, first:, prompt_voiced]  # [C, F], [C, Fv]
-    mean, std = x[:, voiced].mean(-1, keepdim=True), x[:, voiced].std(-1, keepdim=True)
-    scale = (target.std(-1, keepdim=True) / std.clamp(min=1e-4)).clamp(0.5, 2.0)
-    out = latent.clone()
-    out[0, first:] = (x - mean) * scale + target.mean(-1, keepdim=True)
     return out
