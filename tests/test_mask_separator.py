@@ -99,14 +99,7 @@ def test_it_learns_to_separate_classes_it_is_asked_for(manifest, tmp_path):
         f"data.manifest={manifest}", f"run.out_dir={tmp_path / 'run'}", "run.max_steps=150",
         "run.save_every=150", "run.log_every=50", "model.width=32", "model.layers=2",
         "data.batch_size=8", "ema.decay=0"])  # fmt: skip
-    from tokgen.training import separation_training
-
-    original = separation_training.MixtureItems
-    separation_training.MixtureItems = lambda c, sr, q: original(c, sr, _queries)
-    try:
-        export = train_separation(config)
-    finally:
-        separation_training.MixtureItems = original
+    export = train_separation(config, _queries)
     net = load_separator_net(export).float().eval()
     gains = []
     for c, freq in enumerate(CLASSES.values()):

@@ -13,6 +13,7 @@ crop). An EMA of the weights is exported.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,12 @@ class MixtureItems(Dataset):
     """Items keyed ``(index, seed)``: clip ``index`` as the target, mixed with 1-2 random
     clips of other classes; ``{"mixture" [T], "target" [T], "query" [Q]}``."""
 
-    def __init__(self, config: SeparationDataConfig, sample_rate: int, queries: Any) -> None:
+    def __init__(
+        self,
+        config: SeparationDataConfig,
+        sample_rate: int,
+        queries: Callable[[list[str]], torch.Tensor],
+    ) -> None:
         rows = [
             row for row in read_manifest(config.manifest, purpose="train a separator on")
             if row.get("kind") in SOURCE_KINDS and row.get("captions")
@@ -196,13 +202,18 @@ def build_net(config: SeparationTrainConfig) -> MaskNet:
     return MaskNet(config_from_dict(MaskNetConfig, dict(config.model), source="recipe [model]"))
 
 
-def train_separation(config: SeparationTrainConfig) -> Path:
-    """Train (or resume) the mask separator; returns the exported ``out_dir/model`` folder."""
-    from tokgen.text.captions import caption_encoder
+def train_separation(
+    config: SeparationTrainConfig, queries: Callable[[list[str]], torch.Tensor] | None = None
+) -> Path:
+    """Train (or resume) the mask separator; returns the exported ``out_dir/model`` folder.
+    ``queries`` embeds captions ``[N] -> [N, Q]`` (default: the MiniLM caption encoder)."""
+    if queries is None:
+        from tokgen.text.captions import caption_encoder
 
+        queries = caption_encoder().encode
     torch.manual_seed(config.run.seed)
     net = build_net(config)
-    dataset = MixtureItems(config.data, net.config.sample_rate, caption_encoder().encode)
+    dataset = MixtureItems(config.data, net.config.sample_rate, queries)
     ema = Ema(net, config.ema.decay) if config.ema.decay > 0 else None
     trainer = Trainer(
         config.run,
