@@ -223,3 +223,11 @@ def test_the_accelerator_script_trains_the_tts_in_tiny_mode(speech, tmp_path):
         load_tts_net(out / "run" / "model").state_dict(),
     )
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_generate_help_offers_what_the_duration_tts_takes(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "tts", "--help", "--model", "tokgen-tts-small"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--speed" in text and "its last 3 s (optional)" in text
+    assert "--temperature" not in text and "--duration" not in text

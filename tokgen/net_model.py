@@ -54,7 +54,8 @@ class NetCheckpoint:
 
 class NetModel:
     """A loaded network with its codec doing one task, :attr:`TASK`; a subclass adds
-    ``generate``. :attr:`DOES` says what it does in the error for another task."""
+    ``generate`` (and may adjust the task's conditions in :meth:`spec`). :attr:`DOES` says
+    what it does in the error for another task."""
 
     TASK: str
     DOES: str
@@ -82,4 +83,9 @@ class NetModel:
                 f"{self.name} only {self.DOES} (task {self.TASK!r}), not {name!r}; "
                 "tokgen-small does every built-in task."
             )
-        return builtin_task(name)
+        return self.spec()
+
+    @classmethod
+    def spec(cls) -> TaskSpec:
+        """The task as this model takes it (default: the built-in one)."""
+        return builtin_task(cls.TASK)

@@ -25,7 +25,6 @@ from tokgen.pipeline import (
     refuse_sampling,
 )
 from tokgen.separation.model import MaskNet, MaskNetConfig
-from tokgen.tasks import builtin_task
 
 KIND = "tokgen-mask-separator"
 
@@ -107,4 +106,4 @@ def load_model(path: str | os.PathLike, name: str) -> MaskSeparator:
 def model_info(path: str | os.PathLike) -> ModelInfo:
     """What the checkpoint in ``path`` does, from its config alone."""
     config = CHECKPOINT.config(path)
-    return ModelInfo({"lass": builtin_task("lass")}, config.max_duration, options=())
+    return ModelInfo({"lass": MaskSeparator.spec()}, config.max_duration, options=())

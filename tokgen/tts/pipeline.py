@@ -8,6 +8,7 @@ A checkpoint is a folder with ``config.json`` (``kind`` = :data:`KIND`, the netw
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from tokgen.pipeline import (
     audio_argument,
     refuse_sampling,
 )
-from tokgen.tasks import builtin_task
+from tokgen.tasks import TaskSpec, builtin_task
 from tokgen.text.phones import flite_phones
 from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
 
@@ -39,6 +40,18 @@ class DurationTTS(NetModel):
     """A loaded duration TTS: ``generate("tts", text, prompt_audio=...)``."""
 
     TASK, DOES = "tts", "speaks"
+
+    @classmethod
+    def spec(cls) -> TaskSpec:
+        """The built-in ``tts`` with the prompt optional (the bundled voice by default) and
+        read from its end (its last :data:`PROMPT_SECONDS`)."""
+        spec = builtin_task("tts")
+        conditions = tuple(
+            replace(c, required=False, window="head", seconds=PROMPT_SECONDS)
+            if c.name == "prompt_audio" else c
+            for c in spec.conditions
+        )  # fmt: skip
+        return replace(spec, conditions=conditions)
 
     def __init__(self, net: DurationTTSNet, codec: Codec, name: str) -> None:
         super().__init__(net, codec, name)
@@ -135,7 +148,7 @@ load_tts_net = CHECKPOINT.load_net
 def model_info(path: str | os.PathLike) -> ModelInfo:
     """What the duration TTS in ``path`` does, from its config alone."""
     config = CHECKPOINT.config(path)
-    return ModelInfo({"tts": builtin_task("tts")}, config.max_duration, options=("speed",))
+    return ModelInfo({"tts": DurationTTS.spec()}, config.max_duration, options=("speed",))
 
 
 def load_model(path: str | os.PathLike, name: str) -> DurationTTS:
