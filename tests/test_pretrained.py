@@ -161,10 +161,12 @@ SEPARATOR = PRETRAINED_DIR / "tokgen-sep-small"
 
 
 def test_shipped_separator_is_small_fp16_and_the_lass_default():
+    from tokgen.pipeline import default_model, shipped_models
+
     assert stored_dtypes(SEPARATOR / "model.safetensors") == {"F16"}
     assert (SEPARATOR / "model.safetensors").stat().st_size < 10 * 2**20
-    assert tokgen.pipeline.default_model("lass") == "tokgen-sep-small"
-    assert "tokgen-sep-small" in tokgen.pipeline.shipped_models()
+    assert default_model("lass") == "tokgen-sep-small"
+    assert "tokgen-sep-small" in shipped_models()
 
 
 def test_shipped_separator_keeps_what_the_query_names(monkeypatch):
