@@ -126,6 +126,20 @@ def random_window(rng: random.Random, source: np.ndarray, length: int) -> np.nda
     return out
 
 
+def mix_sources(windows: list[np.ndarray], snrs_db: list[float], gain: float) -> np.ndarray:
+    """Equal-length ``windows`` scaled so the first is ``snrs_db[j - 1]`` dB louder than
+    window ``j``, then all together under a :data:`MIX_PEAK` peak of their sum, times
+    ``gain``: the sources ``[S, T]`` of a mixture (their sum)."""
+    energy0 = float(np.mean(windows[0] ** 2)) + 1e-12
+    scaled = [windows[0]]
+    for window, snr in zip(windows[1:], snrs_db, strict=True):
+        energy = float(np.mean(window**2)) + 1e-12
+        scaled.append(window * np.sqrt(energy0 / (energy * 10 ** (snr / 10))))
+    sources = np.stack(scaled)  # [S, T]
+    peak = float(np.abs(sources.sum(0)).max())
+    return sources * (min(1.0, MIX_PEAK / max(peak, 1e-9)) * gain)
+
+
 def render_mixture(row: dict[str, Any], root: Path) -> None:
     """Mix the member clips at their SNRs; write the scaled sources and then the mixture.
 
@@ -136,15 +150,9 @@ def render_mixture(row: dict[str, Any], root: Path) -> None:
     rng = random.Random(p["mix_seed"])
     clips = [_read(root / member["member_path"]) for member in row["sources"]]
     length = min(len(clips[0]), int(p["max_seconds"] * SAMPLE_RATE))  # T
-    energy0 = float(np.mean(clips[0][:length] ** 2)) + 1e-12
-    scaled = [clips[0][:length]]
-    for member, clip in zip(row["sources"][1:], clips[1:], strict=True):
-        window = random_window(rng, clip, length)
-        energy = float(np.mean(window**2)) + 1e-12
-        scaled.append(window * np.sqrt(energy0 / (energy * 10 ** (member["snr_db"] / 10))))
-    sources = np.stack(scaled)  # [S, T]
-    peak = float(np.abs(sources.sum(0)).max())
-    sources *= min(1.0, MIX_PEAK / max(peak, 1e-9)) * p["gain"]
+    windows = [clips[0][:length]] + [random_window(rng, clip, length) for clip in clips[1:]]
+    snrs = [member["snr_db"] for member in row["sources"][1:]]
+    sources = mix_sources(windows, snrs, p["gain"])  # [S, T]
     for member, source in zip(row["sources"], sources, strict=True):
         _atomic_wav(root / member["path"], source)
     _atomic_wav(root / row["path"], sources.sum(0))

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from tokgen.data.manifest import read_manifest
-from tokgen.data.render import MIX_PEAK, random_window
+from tokgen.data.render import mix_sources, random_window
 from tokgen.decoders.mask import stft
 from tokgen.errors import ConfigError
 from tokgen.hub import config_from_dict
@@ -119,14 +119,8 @@ class MixtureItems(Dataset):
         rng.shuffle(members)  # the target is any of the mixed clips
         windows = [random_window(rng, self.audio[m].astype(np.float32) / 32768, self.length)
                    for m in members]  # fmt: skip
-        energy0 = float(np.mean(windows[0] ** 2)) + 1e-12
-        for j in range(1, len(windows)):
-            snr = rng.uniform(-self.config.snr_db, self.config.snr_db)
-            energy = float(np.mean(windows[j] ** 2)) + 1e-12
-            windows[j] = windows[j] * np.sqrt(energy0 / (energy * 10 ** (snr / 10)))
-        sources = np.stack(windows)  # [S, T]
-        peak = float(np.abs(sources.sum(0)).max())
-        sources *= min(1.0, MIX_PEAK / max(peak, 1e-9)) * rng.uniform(0.3, 1.0)
+        snrs = [rng.uniform(-self.config.snr_db, self.config.snr_db) for _ in windows[1:]]
+        sources = mix_sources(windows, snrs, rng.uniform(0.3, 1.0))  # [S, T]
         target = members.index(index)
         return {
             "mixture": torch.from_numpy(sources.sum(0)).float(),
