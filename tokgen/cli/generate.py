@@ -11,7 +11,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from tokgen.checks import output_path
-from tokgen.cli.options import SAMPLING_OPTIONS, add_sampling_args, sampling_from
+from tokgen.cli.options import add_sampling_args, sampling_from
 from tokgen.conditions import ConditionSpec, condition_type
 from tokgen.errors import InvalidInputError
 from tokgen.tasks import BUILTIN_TASKS, TaskSpec, condition_meaning, default_length
@@ -92,9 +92,7 @@ def task_parser(
         default=default_model(task),
         help=f"model name or directory (default {default_model(task)})",
     )
-    add_sampling_args(
-        parser, seed=None, only=tuple(n for n in SAMPLING_OPTIONS if n in info.options)
-    )
+    add_sampling_args(parser, seed=None, only=info.options)
     return parser
 
 

@@ -27,41 +27,33 @@ def load_codec_from(args: argparse.Namespace, **kwargs: object):
     return load_codec(args.codec, pretrained=not args.random_init, **kwargs)
 
 
-SAMPLING_OPTIONS = ("temperature", "top_k", "top_p", "cfg_scale", "steps", "seed")
+SAMPLING_ARGS: dict[str, dict[str, Any]] = {  # option -> its add_argument keywords
+    "temperature": {"type": float, "default": 1.0, "help": "0: greedy (default 1)"},
+    "top_k": {"type": int, "default": 0, "help": "keep the k likeliest tokens (0: off)"},
+    "top_p": {"type": float, "default": 1.0, "help": "nucleus sampling (1: off)"},
+    "cfg_scale": {
+        "type": float,
+        "help": "classifier-free guidance (default: 3 where the task was trained for it, else 1)",
+    },
+    "steps": {"type": int, "help": "sampling steps of a diffusion model (default: the model's)"},
+    "seed": {"type": int},
+}
+SAMPLING_OPTIONS = tuple(SAMPLING_ARGS)
 
 
 def add_sampling_args(
     parser: argparse.ArgumentParser, *, seed: int | None, only: tuple[str, ...] = SAMPLING_OPTIONS
 ) -> None:
-    """The sampling options of every generating command (defaults: the model's); ``only``
-    those of :data:`SAMPLING_OPTIONS` a model takes."""
-    if "temperature" in only:
-        parser.add_argument("--temperature", type=float, default=1.0, help="0: greedy (default 1)")
-    if "top_k" in only:
-        parser.add_argument(
-            "--top-k", type=int, default=0, help="keep the k likeliest tokens (0: off)"
-        )
-    if "top_p" in only:
-        parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (1: off)")
-    if "cfg_scale" in only:
-        parser.add_argument(
-            "--cfg-scale",
-            type=float,
-            help="classifier-free guidance (default: 3 where the task was trained for it, else 1)",
-        )
-    if "steps" in only:
-        parser.add_argument(
-            "--steps", type=int, help="sampling steps of a diffusion model (default: the model's)"
-        )
-    if "seed" in only:
-        parser.add_argument(
-            "--seed",
-            type=int,
-            default=seed,
-            help=f"integer seed (default {seed})"
-            if seed is not None
-            else "integer seed (default: a random one)",
-        )
+    """The sampling options of every generating command (defaults: the model's): those of
+    :data:`SAMPLING_OPTIONS` named in ``only`` (a model's options; other names are ignored).
+    ``seed`` is ``--seed``'s default."""
+    seed_help = f"integer seed (default {seed})" if seed is not None else (
+        "integer seed (default: a random one)")  # fmt: skip
+    for name in SAMPLING_OPTIONS:
+        if name in only:
+            extra = {"default": seed, "help": seed_help} if name == "seed" else {}
+            flag = "--" + name.replace("_", "-")
+            parser.add_argument(flag, **SAMPLING_ARGS[name], **extra)
 
 
 def sampling_from(args: argparse.Namespace) -> dict[str, Any]:
