@@ -119,7 +119,13 @@ def test_task_evaluations_run_on_the_debug_model(corpus, judge, task):
     result = run[task](model, load_judge(judge), corpus, limit=2)
     assert result.items == 2 and len(result.per_item) == 2
     expected = {
-        "tts": {"wer_generated", "wer_real", "voice_similarity", "same_voice_rate"},
+        "tts": {
+            "wer_generated",
+            "wer_real",
+            "voice_similarity",
+            "same_voice_rate",
+            "same_voice_real",
+        },
         "tta": {
             "class_accuracy",
             "classes",

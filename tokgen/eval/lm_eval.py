@@ -105,8 +105,8 @@ def eval_tts(
         )
         wav = _mono(out)
         prompt_wav = load_mono(root / prompt["path"], judge.config.sample_rate)
-        (_, voices, emb) = judge.judge([wav, prompt_wav])
         recording = load_mono(root / row["path"], 16_000)
+        (_, voices, emb) = judge.judge([wav, prompt_wav, recording])
         generated.append(transcriber.transcribe(wav, model.sample_rate))
         real.append(transcriber.transcribe(recording, 16_000))
         references.append(row["transcript"])
@@ -118,6 +118,7 @@ def eval_tts(
                 "prompt": prompt["id"],
                 "voice_similarity": float(torch.cosine_similarity(emb[0], emb[1], dim=0)),
                 "same_voice": voices[0] == voices[1],
+                "same_voice_real": voices[2] == voices[1],  # the ceiling: the real recording
                 "hypothesis": generated[-1],
             }
         )
@@ -126,6 +127,7 @@ def eval_tts(
         "wer_real": metrics.word_error_rate(references, real),
         "voice_similarity": statistics.mean(p["voice_similarity"] for p in per_item),
         "same_voice_rate": statistics.mean(float(p["same_voice"]) for p in per_item),
+        "same_voice_real": statistics.mean(float(p["same_voice_real"]) for p in per_item),
     }
     return TaskEvalResult("tts", len(items), scores, per_item, examples, model.sample_rate)
 
