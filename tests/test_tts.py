@@ -20,7 +20,7 @@ from tokgen.errors import InvalidInputError, TokgenError
 from tokgen.text.phones import PHONE_IDS, flite_phones
 from tokgen.training.tts_training import load_tts_train_config, train_tts
 from tokgen.tts import DurationTTSConfig, DurationTTSNet, save_tts
-from tokgen.tts.model import expand
+from tokgen.tts.model import expand, scale_durations
 from tokgen.tts.pipeline import load_tts_net
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,6 +122,38 @@ def test_training_exports_resumes_exactly_and_generates(speech, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_scale_durations_rescales_flites_timing():
+    phones = flite_phones("The cat sat on the mat.")
+    n = len(phones.ends)
+    ones = scale_durations(phones.ends, [1.0] * n, 50.0)
+    assert sum(ones) == sum(phones.frame_durations(50.0))
+    assert max(abs(a - b) for a, b in zip(ones, phones.frame_durations(50.0))) <= 1
+    double = scale_durations(phones.ends, [2.0] * n, 50.0)
+    assert abs(sum(double) - 2 * sum(ones)) <= 1
+    assert scale_durations(phones.ends, [9.0] * n, 50.0) == double  # at most 2x
+    assert abs(sum(scale_durations(phones.ends, [2.0] * n, 50.0, speed=2.0)) - sum(ones)) <= 1
+
+
+def test_a_duration_head_grows_on_a_trained_model_and_times_its_speech(speech, tmp_path):
+    base = train_tts(_tiny(speech, tmp_path / "base"))
+    sets = [f"init_from={base}", "model.voice_durations=true", "run.max_steps=4"]
+    export = train_tts(_tiny(speech, tmp_path / "head", *sets))
+    before, after = load_tts_net(base).state_dict(), load_tts_net(export).state_dict()
+    assert {k for k in after if k not in before} == {k for k in after if k.startswith("duration_")}
+    model = tokgen.load(str(export))
+    assert model.config.voice_durations
+    prompt = str(speech[0].parent / "slt1.wav")
+    out = model.generate("tts", "The cat sat.", prompt_audio=prompt, speed=1.5)
+    voice = model.net.voice(model.prompt_latent(prompt))
+    frames = sum(model.durations(flite_phones("The cat sat."), voice, 1.5))
+    assert out.lengths == [frames * 320]
+    scale = model.net.duration_scale(torch.tensor([flite_phones("The cat sat.").ids]), voice)
+    expected = scale_durations(
+        flite_phones("The cat sat.").ends, scale[0].exp().tolist(), 50.0, 1.5
+    )
+    assert frames == sum(expected)
+
+
 def test_training_needs_alignments_that_match(speech, tmp_path):
     empty = tmp_path / "none.jsonl"
     empty.write_text("")
@@ -207,6 +239,27 @@ def test_match_pitch_gives_the_output_the_prompts_pitch():
     assert abs(voiced.std() / prompt[0, 0].std() - 1) < 1e-3
     assert torch.equal(out[0, :, :10], latent[0, :, :10]) and torch.equal(out[0, 1:], latent[0, 1:])
     assert torch.equal(match_pitch(latent, torch.zeros(1, 49, 60)), latent)  # unvoiced prompt
+
+
+def test_the_postfilter_deepens_formants_and_is_off_at_one(model):
+    from tokgen.tts.pipeline import sharpen_envelope
+
+    settings = model.codec.settings
+    latent = torch.randn(1, 49, 20)
+    sharp = sharpen_envelope(latent, 1.3, settings)
+    assert torch.equal(sharp[:, :6], latent[:, :6]) and torch.equal(sharp[:, 44:], latent[:, 44:])
+    torch.testing.assert_close(sharp[:, 6:44], latent[:, 6:44] * 1.3)  # coefficients 2..39
+    prompt = str(REPO / "tokgen" / "assets" / "sample_speech.wav")
+    plain = model.generate("tts", "Hi there.", prompt_audio=prompt)
+    assert model.postfilter == 1.0  # a config without the field: off
+    model.postfilter = 1.3
+    try:
+        sharpened = model.generate("tts", "Hi there.", prompt_audio=prompt)
+    finally:
+        model.postfilter = 1.0
+    torch.testing.assert_close(sharpened.latents, sharpen_envelope(plain.latents, 1.3, settings))
+    with pytest.raises(TokgenError, match="postfilter > 0"):
+        DurationTTSConfig(postfilter=0.0)
 
 
 def test_the_accelerator_script_trains_the_tts_in_tiny_mode(speech, tmp_path):

@@ -15,7 +15,8 @@ latent ``[2D]``: a prompt of any length, no speaker table, so unseen voices work
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -40,12 +41,14 @@ class DurationTTSConfig:
     kernel: int = 5
     dropout: float = 0.1
     max_duration: float = 30.0  # seconds: the longest speech (and voice prompt) generate() takes
+    postfilter: float = 1.0  # mel-cepstral postfilter: envelope coefficients 2.. times this
+    voice_durations: bool = False  # a head rescaling flite's phone durations to the voice's
 
     def __post_init__(self) -> None:
-        if self.width < 8 or self.kernel % 2 == 0 or self.latent_dim < 1:
+        if self.width < 8 or self.kernel % 2 == 0 or self.latent_dim < 1 or self.postfilter <= 0:
             raise ConfigError(
-                f"duration TTS needs width >= 8, an odd kernel and latent_dim >= 1; got "
-                f"{self.width}, {self.kernel}, {self.latent_dim}."
+                f"duration TTS needs width >= 8, an odd kernel, latent_dim >= 1 and postfilter > 0; "
+                f"got {self.width}, {self.kernel}, {self.latent_dim}, {self.postfilter}."
             )
 
 
@@ -68,6 +71,10 @@ class DurationTTSNet(LatentScale):
         )
         self.norm_out = nn.LayerNorm(w)
         self.out = nn.Linear(w, d)
+        if config.voice_durations:
+            self.duration_voice = nn.Linear(2 * d, w)
+            self.duration_block = ConvBlock(w, config.kernel, 1, config.dropout)
+            self.duration_out = nn.Linear(w, 1)
         self.register_latent_statistics(d)
 
     def voice(self, latent: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -82,15 +89,29 @@ class DurationTTSNet(LatentScale):
         std = (((x - mean[..., None]) ** 2 * m).sum(-1) / count).sqrt()
         return torch.cat([mean, std], dim=-1)
 
+    def phone_states(self, phones: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``phones [B, P]`` (0 pads) -> their states ``[B, W, P]`` and mask ``[B, 1, P]``."""
+        phone_mask = (phones != PAD_ID)[:, None].to(self.out.weight.dtype)  # [B, 1, P]
+        h = self.embed(phones).transpose(1, 2) * phone_mask  # [B, W, P]
+        for block in self.phone_blocks:
+            h = block(h, phone_mask)
+        return h, phone_mask
+
+    def duration_scale(self, phones: torch.Tensor, voice: torch.Tensor) -> torch.Tensor:
+        """ln of how much longer than flite's each phone lasts in the voice ``[B, P]`` (0
+        without the head, and at pads)."""
+        if not self.config.voice_durations:
+            return torch.zeros(phones.shape, device=phones.device)
+        h, phone_mask = self.phone_states(phones)
+        h = self.duration_block(h + self.duration_voice(voice)[..., None], phone_mask)
+        return self.duration_out(h.transpose(1, 2))[..., 0] * phone_mask[:, 0]
+
     def forward(
         self, phones: torch.Tensor, durations: torch.Tensor, voice: torch.Tensor, frames: int
     ) -> torch.Tensor:
         """``phones``/``durations`` ``[B, P]`` (0 pads), ``voice [B, 2D]`` -> normalized
         latent ``[B, D, frames]`` (zero past each item's total duration)."""
-        phone_mask = (phones != PAD_ID)[:, None].to(self.out.weight.dtype)  # [B, 1, P]
-        h = self.embed(phones).transpose(1, 2) * phone_mask  # [B, W, P]
-        for block in self.phone_blocks:
-            h = block(h, phone_mask)
+        h, _ = self.phone_states(phones)
         index, position, length = expand(durations, frames)  # [B, F] each
         frame_mask = (index >= 0)[:, None].to(h.dtype)  # [B, 1, F]
         gathered = torch.gather(h, 2, index.clamp(min=0)[:, None].expand(-1, h.shape[1], -1))
@@ -115,3 +136,25 @@ def expand(durations: torch.Tensor, frames: int) -> tuple[torch.Tensor, ...]:
     start = torch.gather(ends, 1, index) - length
     position = ((t - start) / length.clamp(min=1)).float()
     return index.masked_fill(past, -1), position.masked_fill(past, 0), length.masked_fill(past, 0)
+
+
+def with_duration_head(net: DurationTTSNet) -> DurationTTSNet:
+    """``net`` with a fresh voice duration head (the rest of its weights kept)."""
+    if net.config.voice_durations:
+        return net
+    grown = DurationTTSNet(replace(net.config, voice_durations=True))
+    missing, unexpected = grown.load_state_dict(net.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("duration_") for k in missing), missing
+    return grown
+
+
+def scale_durations(
+    ends: list[float], scale: list[float], frame_rate: float, speed: float = 1.0
+) -> list[int]:
+    """Frames per phone from flite's phone ``ends`` (seconds), each phone's length times
+    ``scale`` (clamped to 0.5-2) and divided by ``speed``; ends rounded so the sum is the
+    total."""
+    starts = [0.0, *ends[:-1]]
+    lengths = [(e - s) * min(max(k, 0.5), 2.0) / speed for s, e, k in zip(starts, ends, scale)]
+    bounds = [0] + [round(t * frame_rate) for t in itertools.accumulate(lengths)]
+    return [max(b - a, 0) for a, b in itertools.pairwise(bounds)]

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from tokgen.checks import number
 from tokgen.codecs import Codec
+from tokgen.codecs.world_vocoder import WorldSettings
 from tokgen.errors import InvalidInputError
 from tokgen.net_model import NetCheckpoint, NetModel
 from tokgen.pipeline import (
@@ -28,8 +29,8 @@ from tokgen.pipeline import (
     refuse_sampling,
 )
 from tokgen.tasks import TaskSpec, builtin_task
-from tokgen.text.phones import flite_phones
-from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
+from tokgen.text.phones import PhoneSequence, flite_phones
+from tokgen.tts.model import DurationTTSConfig, DurationTTSNet, scale_durations
 
 KIND = "tokgen-duration-tts"
 PROMPT_SECONDS = 3.0  # the prompt's last seconds give the voice (as in training)
@@ -57,6 +58,8 @@ class DurationTTS(NetModel):
         super().__init__(net, codec, name)
         # the parametric codec's latent starts with ln F0 and voicing: give it the prompt's pitch
         self.match_pitch = getattr(codec.config, "backend", None) == "parametric"
+        # and a coded envelope to sharpen (1: off); set the attribute to change it per model
+        self.postfilter = net.config.postfilter if self.match_pitch else 1.0
 
     @torch.inference_mode()
     def generate(
@@ -93,6 +96,8 @@ class DurationTTS(NetModel):
         if text is None:
             raise InvalidInputError("task 'tts' needs text= (the words to speak).")
         batch = _batch_size({"text": text, "prompt_audio": prompt_audio, "speed": speed})
+        prompts = [self.prompt_latent(_pick(prompt_audio, i), sample_rate) for i in range(batch)]
+        voices = torch.cat([self.net.voice(p) for p in prompts])  # [B, 2D]
         items = []
         for i in range(batch):
             rate = number("speed", _pick(speed, i), low=0.25, high=4.0)
@@ -100,15 +105,13 @@ class DurationTTS(NetModel):
             if not isinstance(words, str):
                 raise InvalidInputError(f"text must be a string or a list of them, got {words!r}.")
             phones = flite_phones(words)
-            durations = phones.frame_durations(self.config.frame_rate, rate)
+            durations = self.durations(phones, voices[i : i + 1], rate)
             if sum(durations) > self.config.max_duration * self.config.frame_rate:
                 raise InvalidInputError(
                     f"text item {i} would last {sum(durations) / self.config.frame_rate:.1f} s; "
                     f"at most {self.config.max_duration:g} s at a time: split it into sentences."
                 )
             items.append((phones.ids, durations))
-        prompts = [self.prompt_latent(_pick(prompt_audio, i), sample_rate) for i in range(batch)]
-        voices = torch.cat([self.net.voice(p) for p in prompts])  # [B, 2D]
         phones = torch.zeros(batch, max(len(ids) for ids, _ in items), dtype=torch.long)
         durations = torch.zeros_like(phones)
         for i, (ids, lengths) in enumerate(items):
@@ -124,10 +127,21 @@ class DurationTTS(NetModel):
             latent = self.net.denormalize(x[i : i + 1, :, :f]).float()  # [1, D, F_i]
             if self.match_pitch:
                 latent = match_pitch(latent, prompts[i])
+            if self.postfilter != 1.0:
+                latent = sharpen_envelope(latent, self.postfilter, self.codec.settings)
             latents[i, :, :f] = latent[0]
             out[i, :, : f * hop] = self.codec.decode_latent(latent)[0]
             codes[i, :, :f] = self.codec.quantize_latent(latent)[0]
         return GenerationOutput(out, self.sample_rate, codes, [f * hop for f in frames], latents)
+
+    def durations(self, phones: PhoneSequence, voice: torch.Tensor, speed: float) -> list[int]:
+        """Frames per phone: flite's timing, rescaled to the voice ``[1, 2D]`` where the
+        network has a duration head, divided by ``speed``."""
+        rate = self.config.frame_rate
+        if not self.config.voice_durations:
+            return phones.frame_durations(rate, speed)
+        scale = self.net.duration_scale(torch.tensor([phones.ids]), voice)[0].float().exp()
+        return scale_durations(phones.ends, scale.tolist(), rate, speed)
 
     def prompt_latent(self, value: Any, sample_rate: int | None = None) -> torch.Tensor:
         """The latent ``[1, D, F]`` of a voice prompt's last :data:`PROMPT_SECONDS` (None:
@@ -171,4 +185,15 @@ def match_pitch(latent: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
     scale = (target.std() / f0.std().clamp(min=1e-4)).clamp(0.5, 2.0)
     out = latent.clone()
     out[0, 0, voiced] = (f0 - f0.mean()) * scale + target.mean()
+    return out
+
+
+def sharpen_envelope(latent: torch.Tensor, beta: float, settings: WorldSettings) -> torch.Tensor:
+    """``latent [1, D, F]`` with its coded envelope's coefficients from the second on times
+    ``beta``: the mel-cepstral postfilter of HMM/parametric TTS, which deepens the formant
+    peaks and valleys that an L1-trained predictor smooths (the level and tilt, coefficients
+    0 and 1, stay)."""
+    out = latent.clone()
+    start, end = settings.pitch_dims + 2, settings.pitch_dims + settings.envelope_dims
+    out[:, start:end] *= beta
     return out
