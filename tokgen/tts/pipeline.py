@@ -81,7 +81,8 @@ class DurationTTS(NetModel):
     ) -> GenerationOutput:
         """Speak ``text`` (one string or a list) in the voice of ``prompt_audio`` (a path,
         ``(tensor, rate)`` or a tensor with ``sample_rate``; default: the bundled sample
-        voice). ``speed`` scales the speaking rate (1: flite's timing). The output is
+        voice). ``speed`` scales the speaking rate (1: flite's timing, moved to the prompt's
+        voice by the duration head where the network has one). The output is
         deterministic: ``seed`` is accepted for the common API and changes nothing, and the
         LM's sampling options (temperature, top_k, top_p, cfg_scale) are refused, as are
         ``duration`` (the text and ``speed`` set it) and diffusion ``steps``. ``progress``
