@@ -173,7 +173,11 @@ class TTSTask:
         model = update.modules["tts"]
         net = update.accelerator.unwrap_model(model)
         voice = net.voice(batch.prompts, batch.prompt_mask)
-        prediction = model(batch.phones, batch.durations, voice, batch.latents.shape[-1])
+        prediction = model(
+            batch.phones, batch.durations, voice, batch.latents.shape[-1], batch.flite is not None
+        )
+        if batch.flite is not None:
+            prediction, scale = prediction
         mask = batch.frame_mask[:, None].to(prediction.dtype)  # [B, 1, F]
         error = (prediction.float() - net.normalize(batch.latents)).abs() * mask
         loss = error.sum() / (mask.sum() * prediction.shape[1])
@@ -181,8 +185,7 @@ class TTSTask:
         if batch.flite is not None:
             target = torch.log((batch.durations + 1.0) / (batch.flite + 1.0))  # [B, P]
             phone_mask = (batch.phones != PAD_ID).float()
-            scale = net.duration_scale(batch.phones, voice).float()
-            duration = ((scale - target).abs() * phone_mask).sum() / phone_mask.sum()
+            duration = ((scale.float() - target).abs() * phone_mask).sum() / phone_mask.sum()
             loss = loss + self.duration_weight * duration
             logs["duration"] = duration.item()
         update("tts", loss)

@@ -100,18 +100,29 @@ class DurationTTSNet(LatentScale):
     def duration_scale(self, phones: torch.Tensor, voice: torch.Tensor) -> torch.Tensor:
         """ln of how much longer than flite's each phone lasts in the voice ``[B, P]`` (0
         without the head, and at pads)."""
+        return self._duration_scale(*self.phone_states(phones), voice)
+
+    def _duration_scale(
+        self, h: torch.Tensor, phone_mask: torch.Tensor, voice: torch.Tensor
+    ) -> torch.Tensor:
         if not self.config.voice_durations:
-            return torch.zeros(phones.shape, device=phones.device)
-        h, phone_mask = self.phone_states(phones)
+            return torch.zeros(phone_mask[:, 0].shape, device=h.device)
         h = self.duration_block(h + self.duration_voice(voice)[..., None], phone_mask)
         return self.duration_out(h.transpose(1, 2))[..., 0] * phone_mask[:, 0]
 
     def forward(
-        self, phones: torch.Tensor, durations: torch.Tensor, voice: torch.Tensor, frames: int
-    ) -> torch.Tensor:
+        self,
+        phones: torch.Tensor,
+        durations: torch.Tensor,
+        voice: torch.Tensor,
+        frames: int,
+        with_duration_scale: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``phones``/``durations`` ``[B, P]`` (0 pads), ``voice [B, 2D]`` -> normalized
-        latent ``[B, D, frames]`` (zero past each item's total duration)."""
-        h, _ = self.phone_states(phones)
+        latent ``[B, D, frames]`` (zero past each item's total duration); with
+        ``with_duration_scale`` also :meth:`duration_scale` ``[B, P]`` (one pass, as
+        training needs under data parallelism)."""
+        h, phone_mask = self.phone_states(phones)
         index, position, length = expand(durations, frames)  # [B, F] each
         frame_mask = (index >= 0)[:, None].to(h.dtype)  # [B, 1, F]
         gathered = torch.gather(h, 2, index.clamp(min=0)[:, None].expand(-1, h.shape[1], -1))
@@ -121,7 +132,10 @@ class DurationTTSNet(LatentScale):
         for block in self.frame_blocks:
             x = block(x, frame_mask)
         y = self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)  # [B, D, F]
-        return y * frame_mask
+        y = y * frame_mask
+        if with_duration_scale:
+            return y, self._duration_scale(h, phone_mask, voice)
+        return y
 
 
 def expand(durations: torch.Tensor, frames: int) -> tuple[torch.Tensor, ...]:
