@@ -20,7 +20,7 @@ from tokgen.errors import InvalidInputError, TokgenError
 from tokgen.text.phones import PHONE_IDS, flite_phones
 from tokgen.training.tts_training import load_tts_train_config, train_tts
 from tokgen.tts import DurationTTSConfig, DurationTTSNet, save_tts
-from tokgen.tts.model import expand, scale_durations
+from tokgen.tts.model import expand
 from tokgen.tts.pipeline import load_tts_net
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,16 +122,16 @@ def test_training_exports_resumes_exactly_and_generates(speech, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_scale_durations_rescales_flites_timing():
+def test_frame_durations_rescale_flites_timing():
     phones = flite_phones("The cat sat on the mat.")
     n = len(phones.ends)
-    ones = scale_durations(phones.ends, [1.0] * n, 50.0)
+    ones = phones.frame_durations(50.0, scale=[1.0] * n)
     assert sum(ones) == sum(phones.frame_durations(50.0))
     assert max(abs(a - b) for a, b in zip(ones, phones.frame_durations(50.0))) <= 1
-    double = scale_durations(phones.ends, [2.0] * n, 50.0)
+    double = phones.frame_durations(50.0, scale=[2.0] * n)
     assert abs(sum(double) - 2 * sum(ones)) <= 1
-    assert scale_durations(phones.ends, [9.0] * n, 50.0) == double  # at most 2x
-    assert abs(sum(scale_durations(phones.ends, [2.0] * n, 50.0, speed=2.0)) - sum(ones)) <= 1
+    assert phones.frame_durations(50.0, scale=[9.0] * n) == double  # at most 2x
+    assert abs(sum(phones.frame_durations(50.0, 2.0, [2.0] * n)) - sum(ones)) <= 1
 
 
 def test_a_duration_head_grows_on_a_trained_model_and_times_its_speech(speech, tmp_path):
@@ -148,9 +148,7 @@ def test_a_duration_head_grows_on_a_trained_model_and_times_its_speech(speech, t
     frames = sum(model.durations(flite_phones("The cat sat."), voice, 1.5))
     assert out.lengths == [frames * 320]
     scale = model.net.duration_scale(torch.tensor([flite_phones("The cat sat.").ids]), voice)
-    expected = scale_durations(
-        flite_phones("The cat sat.").ends, scale[0].exp().tolist(), 50.0, 1.5
-    )
+    expected = flite_phones("The cat sat.").frame_durations(50.0, 1.5, scale[0].exp().tolist())
     assert frames == sum(expected)
 
 

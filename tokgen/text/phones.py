@@ -38,9 +38,19 @@ class PhoneSequence:
     def ids(self) -> list[int]:
         return [PHONE_IDS[p] for p in self.phones]
 
-    def frame_durations(self, frame_rate: float, speed: float = 1.0) -> list[int]:
-        """Frames per phone at ``frame_rate`` (Hz), ends rounded so the sum is the total."""
-        bounds = [0] + [round(end / speed * frame_rate) for end in self.ends]
+    def frame_durations(
+        self, frame_rate: float, speed: float = 1.0, scale: list[float] | None = None
+    ) -> list[int]:
+        """Frames per phone at ``frame_rate`` (Hz), each phone's length times its ``scale``
+        (clamped to 0.5-2; default 1) and divided by ``speed``, ends rounded so the sum is the
+        total."""
+        ends = self.ends
+        if scale is not None:
+            starts = [0.0, *ends[:-1]]
+            lengths = ((e - s) * min(max(k, 0.5), 2.0) / speed
+                       for s, e, k in zip(starts, ends, scale))  # fmt: skip
+            ends, speed = list(itertools.accumulate(lengths)), 1.0
+        bounds = [0] + [round(end / speed * frame_rate) for end in ends]
         return [max(b - a, 0) for a, b in itertools.pairwise(bounds)]
 
 

@@ -15,7 +15,6 @@ latent ``[2D]``: a prompt of any length, no speaker table, so unseen voices work
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 
 import torch
@@ -160,15 +159,3 @@ def with_duration_head(net: DurationTTSNet) -> DurationTTSNet:
     missing, unexpected = grown.load_state_dict(net.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("duration_") for k in missing), missing
     return grown
-
-
-def scale_durations(
-    ends: list[float], scale: list[float], frame_rate: float, speed: float = 1.0
-) -> list[int]:
-    """Frames per phone from flite's phone ``ends`` (seconds), each phone's length times
-    ``scale`` (clamped to 0.5-2) and divided by ``speed``; ends rounded so the sum is the
-    total."""
-    starts = [0.0, *ends[:-1]]
-    lengths = [(e - s) * min(max(k, 0.5), 2.0) / speed for s, e, k in zip(starts, ends, scale)]
-    bounds = [0] + [round(t * frame_rate) for t in itertools.accumulate(lengths)]
-    return [max(b - a, 0) for a, b in itertools.pairwise(bounds)]

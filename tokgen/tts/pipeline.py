@@ -30,7 +30,7 @@ from tokgen.pipeline import (
 )
 from tokgen.tasks import TaskSpec, builtin_task
 from tokgen.text.phones import PhoneSequence, flite_phones
-from tokgen.tts.model import DurationTTSConfig, DurationTTSNet, scale_durations
+from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
 
 KIND = "tokgen-duration-tts"
 PROMPT_SECONDS = 3.0  # the prompt's last seconds give the voice (as in training)
@@ -138,11 +138,11 @@ class DurationTTS(NetModel):
     def durations(self, phones: PhoneSequence, voice: torch.Tensor, speed: float) -> list[int]:
         """Frames per phone: flite's timing, rescaled to the voice ``[1, 2D]`` where the
         network has a duration head, divided by ``speed``."""
-        rate = self.config.frame_rate
-        if not self.config.voice_durations:
-            return phones.frame_durations(rate, speed)
-        scale = self.net.duration_scale(torch.tensor([phones.ids]), voice)[0].float().exp()
-        return scale_durations(phones.ends, scale.tolist(), rate, speed)
+        scale = None
+        if self.config.voice_durations:
+            scale = self.net.duration_scale(torch.tensor([phones.ids]), voice)[0].float().exp()
+            scale = scale.tolist()
+        return phones.frame_durations(self.config.frame_rate, speed, scale)
 
     def prompt_latent(self, value: Any, sample_rate: int | None = None) -> torch.Tensor:
         """The latent ``[1, D, F]`` of a voice prompt's last :data:`PROMPT_SECONDS` (None:
