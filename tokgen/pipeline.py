@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,10 @@ MAX_CHARS_PER_SECOND = 30.0  # corpus speech runs at about 12-16 characters per 
 class GenerationOutput:
     """Generated audio ``[B, C, T]`` (zero-padded past each item's ``lengths``) and codes
     ``[B, K, F]`` (-1 past each item's frames); a diffusion model also gives the continuous
-    ``latents`` ``[B, D, F]`` it sampled (zero past each item's frames)."""
+    ``latents`` ``[B, D, F]`` it sampled (zero past each item's frames).
+
+    A model whose codes cost a codec analysis of its output (the mask separator) passes
+    ``codes`` as a function of no arguments: it runs on the first use of ``out.codes``, once."""
 
     audio: torch.Tensor
     sample_rate: int
@@ -72,6 +76,20 @@ class GenerationOutput:
             audio_io.save(item, self.audio[i, :, :length], self.sample_rate)
             for i, (item, length) in enumerate(zip(paths, self.lengths))
         ]
+
+
+def _get_codes(output: GenerationOutput) -> torch.Tensor:
+    if callable(output._codes):
+        output._codes = output._codes()
+    return output._codes
+
+
+def _set_codes(output: GenerationOutput, codes: torch.Tensor | Callable[[], torch.Tensor]) -> None:
+    output._codes = codes
+
+
+# a property set after the class body, so that the dataclass keeps `codes` a plain argument
+GenerationOutput.codes = property(_get_codes, _set_codes)  # type: ignore[assignment]
 
 
 class TokgenModel:

@@ -59,7 +59,8 @@ class MaskSeparator(NetModel):
         ``sample_rate``; or a list) what ``text`` (the query, e.g. "speech" or "a
         glockenspiel melody") describes. The output has the mixture's length and is
         deterministic: ``seed`` is accepted for the common API and changes nothing; sampling
-        options are refused. ``codes`` are the output in the codec's tokens."""
+        options are refused. ``codes`` are the output in the codec's tokens, computed when first
+        read (a codec analysis: most of the time of a call that reads them)."""
         from tokgen.text.captions import caption_encoder
 
         self.task(task)
@@ -80,14 +81,21 @@ class MaskSeparator(NetModel):
         ]  # fmt: skip
         lengths = [clip.shape[-1] for clip in clips]
         out = torch.zeros(batch, 1, max(lengths))
-        hop = self.codec.hop_length
-        codes = torch.full((batch, self.codec.num_codebooks, -(-max(lengths) // hop)), -1)
         for i in tqdm(range(batch), desc="separate", unit="item", disable=not progress):
-            source = self.net(clips[i][None], embeddings[i : i + 1])[0]  # [T]
-            out[i, 0, : lengths[i]] = source
-            item = self.codec.encode(source[None, None], self.sample_rate)[0]  # [K, F]
+            out[i, 0, : lengths[i]] = self.net(clips[i][None], embeddings[i : i + 1])[0]  # [T]
+        return GenerationOutput(out, self.sample_rate, lambda: self._codes(out, lengths), lengths)
+
+    @torch.inference_mode()
+    def _codes(self, out: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+        """``out`` ``[B, 1, T]`` in the codec's tokens ``[B, K, F]`` (-1 past each item's
+        frames): a codec analysis of the output, so :class:`GenerationOutput` runs it only
+        when ``codes`` are read."""
+        hop = self.codec.hop_length
+        codes = torch.full((len(lengths), self.codec.num_codebooks, -(-max(lengths) // hop)), -1)
+        for i, length in enumerate(lengths):
+            item = self.codec.encode(out[i : i + 1, :, :length], self.sample_rate)[0]  # [K, F]
             codes[i, :, : item.shape[-1]] = item
-        return GenerationOutput(out, self.sample_rate, codes, lengths)
+        return codes
 
 
 CHECKPOINT = NetCheckpoint(KIND, MaskNetConfig, MaskNet, "mask separator")
