@@ -1,4 +1,5 @@
-"""The judge and ``tokgen eval tts|tta|lass|continuation`` on tiny data and the debug model."""
+"""The judge and ``tokgen eval tts|tta|lass|enhance|continuation`` on tiny data and the debug
+model."""
 
 from __future__ import annotations
 
@@ -165,3 +166,44 @@ def test_a_diffusion_model_runs_the_tta_and_continuation_evaluations(corpus, jud
     kinds = ("music", "sound_event")
     result = lm_eval.eval_continuation(model, load_judge(judge), corpus, kinds=kinds, steps=2)
     assert result.items == 4  # the four music and event clips, no speech
+
+
+class _Oracle:
+    """A stand-in model whose ``enhance`` output is the clean speech's codes: its scores must
+    equal the ceilings (the clean speech through the codec)."""
+
+    def __init__(self, codec, clean: torch.Tensor) -> None:
+        self.codec, self.sample_rate, self.clean, self.calls = codec, SR, clean, []
+
+    def generate(self, task, *, audio, seed, **sampling):
+        from tokgen.pipeline import GenerationOutput
+
+        self.calls.append((task, audio[0].shape[-1], sampling))
+        codes = self.codec.encode(self.clean, SR)  # [1, K, F]
+        return GenerationOutput(torch.zeros(1, 1, 1), SR, codes, [self.clean.shape[-1]])
+
+
+def test_enhance_scores_the_generated_speech_as_a_mask_and_resynthesized(tmp_path, debug_codec):
+    clean, noise = (
+        tone(1.0, SR, 200)[0],
+        0.3 * torch.randn(SR, generator=torch.Generator().manual_seed(0)),
+    )
+    for name, wav in [("n.wav", clean + noise), ("n-s0.wav", clean), ("n-s1.wav", noise)]:
+        sf.write(tmp_path / name, wav.numpy(), SR)
+    row = {
+        "id": "noisy-0", "kind": "noisy_speech", "path": "n.wav", "clean_path": "n-s0.wav",
+        "duration": 1.0, "sources": [{"path": "n-s0.wav", "snr_db": 0.0},
+                                     {"path": "n-s1.wav", "snr_db": 5.0}],
+    }  # fmt: skip
+    manifest = tmp_path / "test_noisy.jsonl"
+    manifest.write_text(json.dumps(row) + "\n")
+    oracle = _Oracle(debug_codec, clean)
+    result = lm_eval.eval_enhance(oracle, manifest, top_k=5)
+    assert oracle.calls == [("enhance", SR, {"top_k": 5})]
+    assert result.items == 1 and result.per_item[0]["snr_db"] == 5.0
+    scores = result.scores
+    assert scores["si_sdri"] == pytest.approx(scores["ceiling_mask_si_sdri"], abs=1e-4)
+    assert scores["resynthesis_si_sdri"] == pytest.approx(
+        scores["ceiling_resynthesis_si_sdri"], abs=1e-4
+    )
+    assert scores["ideal_mask_si_sdri"] > 3.0  # the tone is easy to pull out of the noise

@@ -42,8 +42,9 @@ def cmd_eval_task(args: argparse.Namespace) -> None:
 
     model = tokgen.load(args.model)
     options = {"limit": args.limit, **sampling_from(args)}
-    if args.kind == "lass":
-        result = lm_eval.eval_lass(model, args.manifest, **options)
+    if args.kind in ("lass", "enhance"):
+        run_audio = {"lass": lm_eval.eval_lass, "enhance": lm_eval.eval_enhance}[args.kind]
+        result = run_audio(model, args.manifest, **options)
     else:
         run = {
             "tts": lm_eval.eval_tts,
@@ -99,6 +100,7 @@ def register(commands: Any) -> None:
         "tts": "WER of generated speech vs the real recordings, voice similarity (judge)",
         "tta": "judge class accuracy of generated audio, Fréchet distance to real clips",
         "lass": "SI-SDR improvement over the mixture, next to the codec's ceiling",
+        "enhance": "the same for the YAML task enhance on `tokgen data noisy` rows",
         "continuation": "how often the judge keeps the prompt's class / voice",
     }
     for kind, text in described.items():
@@ -109,7 +111,7 @@ def register(commands: Any) -> None:
             help="model name or directory (an LM, or a diffusion model for tta/continuation)",
         )
         p.add_argument("--manifest", required=True, help="held-out manifest (test.jsonl)")
-        if kind != "lass":
+        if kind not in ("lass", "enhance"):
             p.add_argument(
                 "--judge",
                 default="tokgen-judge",

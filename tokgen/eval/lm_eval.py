@@ -1,4 +1,4 @@
-"""``tokgen eval tts|tta|lass|continuation``: a generative model on a held-out manifest.
+"""``tokgen eval tts|tta|lass|enhance|continuation``: a generative model on a held-out manifest.
 
 * tts: for flite/festival sentences, the pocketsphinx WER of generated speech next to the
   WER of the real recordings of the same sentences; the voice prompt is another test clip
@@ -9,6 +9,7 @@
 * lass: SI-SDR improvement of the separated source over the mixture (masked and
   resynthesized), next to the ceilings the codec allows (the true source after encode and
   decode) and the ideal ratio mask.
+* enhance: the same for the YAML task ``enhance`` on noisy speech (``tokgen data noisy``).
 * continuation: how often the judge gives the continuation the class (and, for speech,
   the voice) it gives the prompt.
 """
@@ -204,38 +205,84 @@ def eval_lass(
     resynthesized (``ceiling_mask_si_sdri``, ``ceiling_resynthesis_si_sdri``: what a perfect
     model could reach), and the ideal ratio mask of the true source (``ideal_mask_si_sdri``)."""
     root = Path(manifest).parent
-    rows = _rows(manifest, ("mixture",), limit)
-    codec, rate = model.codec, model.sample_rate
+    rate = model.sample_rate
     per_item, examples = [], []
-    for i, row in enumerate(tqdm(rows, desc="eval lass")):
+    for i, row in enumerate(tqdm(_rows(manifest, ("mixture",), limit), desc="eval lass")):
         mixture = load_mono(root / row["path"], rate)
         for j, source in enumerate(row["sources"]):
             truth = load_mono(root / source["path"], rate)
-            length = truth.shape[0]
-            mix = _fit(mixture, length)
             out = model.generate("lass", source["query"], audio=(mixture, rate), seed=seed + i,
                                  **sampling)  # fmt: skip
-            frames = -(-out.lengths[0] // codec.hop_length)  # ceil: a separator keeps T
-            resynthesis = codec.decode(out.codes[:1, :, :frames], length=length)[0, 0]
-            coded = codec.decode(codec.encode(truth, rate), length=length)[0, 0]
-            estimates = {
-                "si_sdri": _fit(_mono(out), length),
-                "resynthesis_si_sdri": resynthesis,
-                "ceiling_mask_si_sdri": apply_mask(coded[None], mix[None])[0],
-                "ceiling_resynthesis_si_sdri": coded,
-                "ideal_mask_si_sdri": apply_mask(truth[None], mix[None])[0],
-            }
-            base = metrics.si_sdr(truth, mix)
             item = {"id": f"{row['id']}/{j}", "query": source["query"]}
-            item.update({k: metrics.si_sdr(truth, est) - base for k, est in estimates.items()})
+            panels = _score_source(model, item, out, truth, _fit(mixture, truth.shape[0]))
+            panels[1] = (f"true source: {source['query']}", truth)
             per_item.append(item)
-            panels = [("mixture", mix), (f"true source: {source['query']}", truth),
-                      ("separated (masked)", estimates["si_sdri"]),
-                      ("resynthesized", resynthesis)]  # fmt: skip
             _keep(examples, item["id"], panels)
+    return TaskEvalResult("lass", len(per_item), _means(per_item), per_item, examples, rate)
+
+
+def eval_enhance(
+    model: TokgenModel,
+    manifest: str | Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    **sampling: Any,
+) -> TaskEvalResult:
+    """The YAML task ``enhance`` (``lm/tasks/enhance.yaml``) on ``tokgen data noisy`` rows:
+    SI-SDR improvement over the noisy clip of the generated clean speech used as a mask on
+    the noisy clip (``si_sdri``) and resynthesized (``resynthesis_si_sdri``), beside the
+    same ceilings as :func:`eval_lass` (the clean speech through the codec; the ideal
+    ratio mask)."""
+    root = Path(manifest).parent
+    rate = model.sample_rate
+    per_item, examples = [], []
+    for i, row in enumerate(tqdm(_rows(manifest, ("noisy_speech",), limit), desc="eval enhance")):
+        clean = load_mono(root / row["clean_path"], rate)
+        noisy = _fit(load_mono(root / row["path"], rate), clean.shape[0])
+        out = model.generate("enhance", audio=(noisy, rate), seed=seed + i, **sampling)
+        item = {"id": row["id"], "snr_db": row["sources"][1]["snr_db"]}
+        panels = _score_source(model, item, out, clean, noisy, mask_output=True)
+        per_item.append(item)
+        _keep(examples, item["id"], panels)
+    return TaskEvalResult("enhance", len(per_item), _means(per_item), per_item, examples, rate)
+
+
+def _score_source(
+    model: TokgenModel,
+    item: dict[str, Any],
+    out: Any,
+    truth: torch.Tensor,
+    mix: torch.Tensor,
+    *,
+    mask_output: bool = False,
+) -> list[report.Panel]:
+    """Add to ``item`` the SI-SDR improvements over ``mix [T]`` of the estimates of ``truth
+    [T]`` that :func:`eval_lass` names; ``mask_output``: the output is the model's codes as
+    a mask on ``mix`` (else the model's audio, which its decoder made). The report's panels."""
+    codec, length = model.codec, truth.shape[0]
+    frames = -(-out.lengths[0] // codec.hop_length)  # ceil: a separator keeps T
+    resynthesis = codec.decode(out.codes[:1, :, :frames], length=length)[0, 0]
+    coded = codec.decode(codec.encode(truth, model.sample_rate), length=length)[0, 0]
+    estimates = {
+        "si_sdri": (
+            apply_mask(resynthesis[None], mix[None])[0] if mask_output else _fit(_mono(out), length)
+        ),
+        "resynthesis_si_sdri": resynthesis,
+        "ceiling_mask_si_sdri": apply_mask(coded[None], mix[None])[0],
+        "ceiling_resynthesis_si_sdri": coded,
+        "ideal_mask_si_sdri": apply_mask(truth[None], mix[None])[0],
+    }
+    base = metrics.si_sdr(truth, mix)
+    item.update({k: metrics.si_sdr(truth, est) - base for k, est in estimates.items()})
+    return [("mixture", mix), ("true source", truth),
+            ("separated (masked)", estimates["si_sdri"]), ("resynthesized", resynthesis)]  # fmt: skip
+
+
+def _means(per_item: list[dict[str, Any]]) -> dict[str, float]:
+    """The mean of every ``*si_sdri`` score over the items."""
     names = [k for k in per_item[0] if k.endswith("si_sdri")] if per_item else []
-    scores = {k: statistics.mean(p[k] for p in per_item) for k in names}
-    return TaskEvalResult("lass", len(per_item), scores, per_item, examples, rate)
+    return {k: statistics.mean(p[k] for p in per_item) for k in names}
 
 
 def eval_continuation(
