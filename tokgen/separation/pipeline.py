@@ -83,7 +83,8 @@ class MaskSeparator(NetModel):
         out = torch.zeros(batch, 1, max(lengths))
         for i in tqdm(range(batch), desc="separate", unit="item", disable=not progress):
             out[i, 0, : lengths[i]] = self.net(clips[i][None], embeddings[i : i + 1])[0]  # [T]
-        return GenerationOutput(out, self.sample_rate, lambda: self._codes(out, lengths), lengths)
+        kept = out.clone()  # the codes stay those of this output if a caller edits its audio
+        return GenerationOutput(out, self.sample_rate, lambda: self._codes(kept, lengths), lengths)
 
     @torch.inference_mode()
     def _codes(self, out: torch.Tensor, lengths: list[int]) -> torch.Tensor:
