@@ -203,11 +203,14 @@ def eval_lass(
     by default the mixture masked by the generated source), the generated codes resynthesized
     by the codec (``resynthesis_si_sdri``), the true source through the codec, masked and
     resynthesized (``ceiling_mask_si_sdri``, ``ceiling_resynthesis_si_sdri``: what a perfect
-    model could reach), and the ideal ratio mask of the true source (``ideal_mask_si_sdri``)."""
+    model could reach), and the ideal ratio mask of the true source (``ideal_mask_si_sdri``).
+    Every source of every mixture row is queried (``tokgen data noisy`` rows too: the speech
+    and its noise)."""
     root = Path(manifest).parent
     rate = model.sample_rate
+    rows = _rows(manifest, ("mixture", "noisy_speech"), limit)
     per_item, examples = [], []
-    for i, row in enumerate(tqdm(_rows(manifest, ("mixture",), limit), desc="eval lass")):
+    for i, row in enumerate(tqdm(rows, desc="eval lass")):
         mixture = load_mono(root / row["path"], rate)
         for j, source in enumerate(row["sources"]):
             truth = load_mono(root / source["path"], rate)
