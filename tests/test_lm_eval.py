@@ -175,7 +175,7 @@ class _Oracle:
     def __init__(self, codec, clean: torch.Tensor) -> None:
         self.codec, self.sample_rate, self.clean, self.calls = codec, SR, clean, []
 
-    def generate(self, task, *, audio, seed, **sampling):
+    def generate(self, task, text=None, *, audio, seed, **sampling):
         from tokgen.pipeline import GenerationOutput
 
         self.calls.append((task, audio[0].shape[-1], sampling))
@@ -192,8 +192,8 @@ def test_enhance_scores_the_generated_speech_as_a_mask_and_resynthesized(tmp_pat
         sf.write(tmp_path / name, wav.numpy(), SR)
     row = {
         "id": "noisy-0", "kind": "noisy_speech", "path": "n.wav", "clean_path": "n-s0.wav",
-        "duration": 1.0, "sources": [{"path": "n-s0.wav", "snr_db": 0.0},
-                                     {"path": "n-s1.wav", "snr_db": 5.0}],
+        "duration": 1.0, "sources": [{"path": "n-s0.wav", "snr_db": 0.0, "query": "speech"},
+                                     {"path": "n-s1.wav", "snr_db": 5.0, "query": "noise"}],
     }  # fmt: skip
     manifest = tmp_path / "test_noisy.jsonl"
     manifest.write_text(json.dumps(row) + "\n")
@@ -207,3 +207,5 @@ def test_enhance_scores_the_generated_speech_as_a_mask_and_resynthesized(tmp_pat
         scores["ceiling_resynthesis_si_sdri"], abs=1e-4
     )
     assert scores["ideal_mask_si_sdri"] > 3.0  # the tone is easy to pull out of the noise
+    lass = lm_eval.eval_lass(oracle, manifest)  # a noisy row is a mixture of two sources
+    assert [p["id"] for p in lass.per_item] == ["noisy-0/0", "noisy-0/1"]
