@@ -212,7 +212,7 @@ def bench_tts(
     busy_settings = [(f"{name}, one core busy", n, run) for name, n, run in settings
                      if name in ("LM, kv cache, batch 1", "generate(), batch 1")] if busy else []  # fmt: skip
     end_to_end()  # warm-up (loads what generate() loads once)
-    rows = _time_rounds(settings, busy_settings, repeats, reference=settings[0][0])
+    rows = time_rounds(settings, busy_settings, repeats, reference=settings[0][0])
     ar_bytes = sum(
         p.numel() * p.element_size()
         for part in (model.lm.ar, model.lm.ar_head)
@@ -283,13 +283,13 @@ def bench_duration_tts(
     busy_settings = [(f"{name}, one core busy", n, run) for name, n, run in chosen]
     for _, _, run in settings:
         run()  # warm-up
-    return _time_rounds(settings, busy_settings, repeats, reference="generate(), batch 1")
+    return time_rounds(settings, busy_settings, repeats, reference="generate(), batch 1")
 
 
 Setting = tuple[str, int, Callable[[], float]]  # name, batch, run -> audio seconds made
 
 
-def _time_rounds(
+def time_rounds(
     settings: list[Setting], busy_settings: list[Setting], repeats: int, reference: str
 ) -> list[LMSpeed]:
     """Median time of each setting over ``repeats`` interleaved rounds (``busy_settings``
