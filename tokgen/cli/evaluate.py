@@ -1,4 +1,4 @@
-"""``tokgen eval codec | tts | tta | lass | continuation``: held-out scores."""
+"""``tokgen eval codec | tts | tta | lass | enhance | continuation``: held-out scores."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 from typing import Any
 
 from tokgen.cli.options import add_codec_args, add_sampling_args, load_codec_from, sampling_from
+
+NO_JUDGE = ("lass", "enhance")  # scored against the true sources, not by the audio judge
 
 
 def cmd_eval_codec(args: argparse.Namespace) -> None:
@@ -42,19 +44,20 @@ def cmd_eval_task(args: argparse.Namespace) -> None:
 
     model = tokgen.load(args.model)
     options = {"limit": args.limit, **sampling_from(args)}
-    if args.kind in ("lass", "enhance"):
-        run_audio = {"lass": lm_eval.eval_lass, "enhance": lm_eval.eval_enhance}[args.kind]
-        result = run_audio(model, args.manifest, **options)
+    run = {
+        "tts": lm_eval.eval_tts,
+        "tta": lm_eval.eval_tta,
+        "lass": lm_eval.eval_lass,
+        "enhance": lm_eval.eval_enhance,
+        "continuation": lm_eval.eval_continuation,
+    }[args.kind]
+    if args.kind == "tta" and args.captions:
+        options["captions"] = args.captions
+    if args.kind == "continuation" and args.kinds:
+        options["kinds"] = tuple(args.kinds.split(","))
+    if args.kind in NO_JUDGE:
+        result = run(model, args.manifest, **options)
     else:
-        run = {
-            "tts": lm_eval.eval_tts,
-            "tta": lm_eval.eval_tta,
-            "continuation": lm_eval.eval_continuation,
-        }[args.kind]
-        if args.kind == "tta" and args.captions:
-            options["captions"] = args.captions
-        if args.kind == "continuation" and args.kinds:
-            options["kinds"] = tuple(args.kinds.split(","))
         result = run(model, load_judge(args.judge), args.manifest, **options)
     print(lm_eval.format_result(result))
     if args.json:
@@ -111,7 +114,7 @@ def register(commands: Any) -> None:
             help="model name or directory (an LM, or a diffusion model for tta/continuation)",
         )
         p.add_argument("--manifest", required=True, help="held-out manifest (test.jsonl)")
-        if kind not in ("lass", "enhance"):
+        if kind not in NO_JUDGE:
             p.add_argument(
                 "--judge",
                 default="tokgen-judge",

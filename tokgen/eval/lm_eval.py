@@ -217,8 +217,8 @@ def eval_lass(
             out = model.generate("lass", source["query"], audio=(mixture, rate), seed=seed + i,
                                  **sampling)  # fmt: skip
             item = {"id": f"{row['id']}/{j}", "query": source["query"]}
-            panels = _score_source(model, item, out, truth, _fit(mixture, truth.shape[0]))
-            panels[1] = (f"true source: {source['query']}", truth)
+            mix = _fit(mixture, truth.shape[0])
+            panels = _score_source(model, item, out, truth, mix, f"true source: {source['query']}")
             per_item.append(item)
             _keep(examples, item["id"], panels)
     return TaskEvalResult("lass", len(per_item), _means(per_item), per_item, examples, rate)
@@ -245,7 +245,7 @@ def eval_enhance(
         noisy = _fit(load_mono(root / row["path"], rate), clean.shape[0])
         out = model.generate("enhance", audio=(noisy, rate), seed=seed + i, **sampling)
         item = {"id": row["id"], "snr_db": row["sources"][1]["snr_db"]}
-        panels = _score_source(model, item, out, clean, noisy, mask_output=True)
+        panels = _score_source(model, item, out, clean, noisy, "true source", mask_output=True)
         per_item.append(item)
         _keep(examples, item["id"], panels)
     return TaskEvalResult("enhance", len(per_item), _means(per_item), per_item, examples, rate)
@@ -257,12 +257,14 @@ def _score_source(
     out: Any,
     truth: torch.Tensor,
     mix: torch.Tensor,
+    truth_title: str,
     *,
     mask_output: bool = False,
 ) -> list[report.Panel]:
     """Add to ``item`` the SI-SDR improvements over ``mix [T]`` of the estimates of ``truth
     [T]`` that :func:`eval_lass` names; ``mask_output``: the output is the model's codes as
-    a mask on ``mix`` (else the model's audio, which its decoder made). The report's panels."""
+    a mask on ``mix`` (else the model's audio, which its decoder made). The report's panels
+    (``truth`` titled ``truth_title``)."""
     codec, length = model.codec, truth.shape[0]
     frames = -(-out.lengths[0] // codec.hop_length)  # ceil: a separator keeps T
     resynthesis = codec.decode(out.codes[:1, :, :frames], length=length)[0, 0]
@@ -278,7 +280,7 @@ def _score_source(
     }
     base = metrics.si_sdr(truth, mix)
     item.update({k: metrics.si_sdr(truth, est) - base for k, est in estimates.items()})
-    return [("mixture", mix), ("true source", truth),
+    return [("mixture", mix), (truth_title, truth),
             ("separated (masked)", estimates["si_sdri"]), ("resynthesized", resynthesis)]  # fmt: skip
 
 
