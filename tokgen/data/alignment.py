@@ -9,17 +9,12 @@ means and variances normalized per clip, so voices compare) maps those ends onto
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from tokgen.text.phones import FRONTEND_VOICE, PhoneSequence, flite_phones
-
-SAMPLE_RATE = 16_000
-HOP = 320  # 50 Hz frames, the codec's grid
+from tokgen.text.phones import HOP, SAMPLE_RATE, flite_speak, mfcc_frames
 
 
 @dataclass(frozen=True)
@@ -30,34 +25,11 @@ class Alignment:
     durations: list[int]
 
 
-def mfcc_frames(wav: np.ndarray, frames: int) -> np.ndarray:
-    """MFCCs 1-20 ``[frames, 20]`` on the 50 Hz grid, normalized per clip."""
-    import librosa
-
-    mfcc = librosa.feature.mfcc(
-        y=wav.astype(np.float32), sr=SAMPLE_RATE, n_mfcc=21, n_fft=1024, hop_length=HOP
-    )[1:, :frames].T
-    if len(mfcc) < frames:
-        mfcc = np.pad(mfcc, ((0, frames - len(mfcc)), (0, 0)), mode="edge")
-    return (mfcc - mfcc.mean(0)) / (mfcc.std(0) + 1e-5)
-
-
-def _render(text: str) -> tuple[PhoneSequence, np.ndarray]:
-    """flite's phones for ``text`` and its own rendering of them (16 kHz), in one run."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ref.wav"
-        sequence = flite_phones(text, wav_path=str(path))
-        wav, rate = sf.read(str(path), dtype="float32")
-    if rate != SAMPLE_RATE:
-        raise RuntimeError(f"flite {FRONTEND_VOICE} renders at {rate} Hz, expected {SAMPLE_RATE}")
-    return sequence, wav
-
-
 def align(wav: np.ndarray, text: str, frames: int) -> Alignment:
     """Durations of ``text``'s phones in ``wav`` ``[T]`` (16 kHz) over ``frames`` frames."""
     import librosa
 
-    sequence, ref = _render(text)
+    sequence, ref = flite_speak(text)
     ref_frames = -(-len(ref) // HOP)
     _, path = librosa.sequence.dtw(
         X=mfcc_frames(ref, ref_frames).T, Y=mfcc_frames(wav, frames).T, metric="euclidean"
