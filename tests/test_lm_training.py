@@ -109,6 +109,27 @@ def test_train_lm_all_tasks_and_resume(tokens, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_an_lm_on_flites_phones_trains_and_speaks(tokens, tmp_path):
+    import tokgen
+    from tokgen.text import PhoneFrontend
+
+    export = train_lm(tiny(tokens, tmp_path / "run", "model.text_frontend=phones"))
+    model = tokgen.load(export)
+    assert model.config.text_frontend == "phones" and isinstance(model.frontend, PhoneFrontend)
+    assert model.config.text_vocab == PhoneFrontend().vocab_size
+    embed = lambda text: torch.zeros(384)  # noqa: E731
+    examples = TaskExamples(builtin_task("tts"), TokenCorpus(tokens), model.frontend, embed)
+    rng = random.Random(0)
+    drawn = [examples.draw(rng).conditions["text"] for _ in range(8)]  # some dropped (CFG)
+    spoken = [model.frontend.encode(s) for s in SENTENCES]  # phones, not letters
+    assert all(list(text) in spoken for text in drawn if text is not None)
+    assert any(text is not None for text in drawn)
+    out = model.generate("tts", "The cat sat.", prompt_audio=(tone(0.6), 16_000), duration=0.4)
+    assert out.codes.shape[:2] == (1, 4)
+    with pytest.raises(ConfigError, match="text_frontend"):
+        train_lm(tiny(tokens, tmp_path / "bad", "model.text_frontend=letters"))
+
+
 @pytest.mark.parametrize("lora", [0, 4])
 def test_fine_tune_on_a_yaml_task(tokens, tmp_path, lora):
     base = train_lm(tiny(tokens, tmp_path / "base"))

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokgen.errors import InvalidInputError, MissingDependencyError
+from tokgen.errors import ConfigError, InvalidInputError, MissingDependencyError
 from tokgen.text import CHARACTERS, CaptionEncoder, TextFrontend, caption_encoder, normalize_text
 from tokgen.text import captions as captions_module
 
@@ -256,3 +256,19 @@ def test_text_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_phone_front_end_gives_flites_phones_and_refuses_what_it_cannot_say():
+    from tokgen.text import PhoneFrontend, make_frontend
+
+    frontend = make_frontend("phones", max_tokens=12)
+    assert isinstance(frontend, PhoneFrontend)
+    ids = frontend.encode("The cat.")
+    assert frontend.decode(ids) == "pau dh ax k ae t pau"
+    assert max(ids) < frontend.vocab_size and min(ids) >= 1
+    with pytest.raises(InvalidInputError, match="split it"):
+        frontend.encode("The cat sat on the mat.")
+    with pytest.raises(InvalidInputError, match="nothing to say"):
+        frontend.encode("?!")
+    with pytest.raises(ConfigError, match="text_frontend"):
+        make_frontend("letters")

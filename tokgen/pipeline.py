@@ -37,7 +37,7 @@ from tokgen.tasks import (
     build_sequence,
     builtin_task,
 )
-from tokgen.text import TextFrontend
+from tokgen.text import TextFrontend, make_frontend
 
 PRETRAINED_DIR = hub.PRETRAINED_DIR
 DEBUG_MODEL = "tokgen-lm-debug"
@@ -116,7 +116,7 @@ class TokgenModel:
         self.codec = codec
         self.decoder = decoder or build_decoder({}, Path(), codec)
         self.name = name
-        self.frontend = TextFrontend(max_tokens=lm.config.max_text_tokens)
+        self.frontend = make_frontend(lm.config.text_frontend, lm.config.max_text_tokens)
 
     @property
     def config(self) -> LMConfig:

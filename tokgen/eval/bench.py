@@ -343,10 +343,12 @@ def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
     of its architecture (for speed measurements; nothing is loaded)."""
     from tokgen.lm.model import CodecLM
     from tokgen.pipeline import TokgenModel
-    from tokgen.text import TextFrontend
+    from tokgen.text import make_frontend
     from tokgen.training.config import load_lm_train_config
 
-    lm = CodecLM(load_lm_train_config(recipe).lm_config(text_vocab=TextFrontend().vocab_size))
+    config = load_lm_train_config(recipe)
+    vocab = make_frontend(config.model.get("text_frontend", "characters")).vocab_size
+    lm = CodecLM(config.lm_config(text_vocab=vocab))
     return TokgenModel(lm, load_codec(lm.config.codec, pretrained=False), f"random {recipe}")
 
 

@@ -20,6 +20,7 @@ class LMConfig:
     cardinality: int = 1024  # codes per codebook (V)
     text_vocab: int = 64
     max_text_tokens: int = 256
+    text_frontend: str = "characters"  # or "phones" (flite's; tokgen.text.FRONTENDS)
     embedding_dim: int = 384  # caption embeddings (MiniLM)
     tasks: list[str] = field(default_factory=lambda: ["tts", "tta", "lass", "continuation"])
     max_tasks: int = 16

@@ -9,6 +9,7 @@ speech (:mod:`tokgen.data.alignment`) and tell the TTS network how they sound in
 
 from __future__ import annotations
 
+import functools
 import itertools
 import shutil
 import subprocess
@@ -122,3 +123,45 @@ def mfcc_frames(wav: np.ndarray, frames: int) -> np.ndarray:
     if len(mfcc) < frames:
         mfcc = np.pad(mfcc, ((0, frames - len(mfcc)), (0, 0)), mode="edge")
     return (mfcc - mfcc.mean(0)) / (mfcc.std(0) + 1e-5)
+
+
+class PhoneFrontend:
+    """The LM's phone front end (``text_frontend: phones``): normalized text -> flite's CMU
+    phones, ids ``1..len(PHONES)`` (``pau`` at the ends and phrase breaks), the same interface
+    as the character :class:`~tokgen.text.frontend.TextFrontend`. Each sentence runs flite
+    once (cached), a few ms."""
+
+    def __init__(self, max_tokens: int = 256) -> None:
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise InvalidInputError(f"max_tokens must be a positive int, got {max_tokens!r}")
+        self.max_tokens = max_tokens
+
+    @property
+    def vocab_size(self) -> int:
+        return len(PHONES) + 1  # PAD_ID is never produced but keeps ids = PHONE_IDS
+
+    def normalize(self, text: str) -> str:
+        return normalize_text(text)
+
+    def encode(self, text: str) -> list[int]:
+        """flite's phone ids for ``text``, ``len <= max_tokens``."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"text must be a str, got {type(text).__name__}")
+        ids = _phone_ids(text)
+        if len(ids) > self.max_tokens:
+            raise InvalidInputError(
+                f"text is {len(ids)} phones, over the limit of {self.max_tokens} tokens; split "
+                "it into shorter pieces (e.g. sentences) and generate each separately"
+            )
+        return list(ids)
+
+    def decode(self, ids: list[int]) -> str:
+        """Phone ids back to space-separated phones."""
+        if any(not 1 <= int(i) <= len(PHONES) for i in ids):
+            raise InvalidInputError(f"phone ids are 1..{len(PHONES)}, got {list(ids)}")
+        return " ".join(PHONES[int(i) - 1] for i in ids)
+
+
+@functools.lru_cache(maxsize=65536)
+def _phone_ids(text: str) -> tuple[int, ...]:
+    return tuple(flite_phones(text).ids)

@@ -25,7 +25,7 @@ from tokgen.lm.checkpoint import load_lm, save_lm
 from tokgen.lm.config import LMConfig
 from tokgen.lm.model import CodecLM
 from tokgen.tasks import Sequence, TaskSpec, build_sequence, builtin_task, collate, load_task
-from tokgen.text import TextFrontend, caption_encoder
+from tokgen.text import caption_encoder, make_frontend
 from tokgen.training.config import LMTrainConfig
 from tokgen.training.examples import TaskExamples
 from tokgen.training.trainer import MODEL_DIR, Trainer, Updater
@@ -135,8 +135,9 @@ def train_lm(config: LMTrainConfig) -> Path:
     """Train (or resume) the LM; returns the exported ``out_dir/model`` directory."""
     torch.manual_seed(config.run.seed)
     corpus = TokenCorpus(config.data.tokens)
-    frontend = TextFrontend()
-    model = build_model(config, frontend.vocab_size, corpus.header.frame_rate)
+    vocab = make_frontend(config.model.get("text_frontend", "characters")).vocab_size
+    model = build_model(config, vocab, corpus.header.frame_rate)
+    frontend = make_frontend(model.config.text_frontend, model.config.max_text_tokens)
     if not 2 <= model.config.num_codebooks <= corpus.header.num_codebooks:
         raise ConfigError(
             f"the model wants {model.config.num_codebooks} codebooks; it needs 2 or more "
