@@ -227,3 +227,26 @@ def test_the_accelerator_script_tiny_mode_trains_two_steps_and_exports(tokens, t
     trained = load_lm(out / "run" / "model").state_dict()
     shipped = load_lm(joined).state_dict()
     assert all(torch.allclose(trained[k], shipped[k], atol=1e-2, rtol=1e-2) for k in trained)
+
+
+def test_the_held_out_loss_scores_the_same_examples_each_time(tokens, tmp_path):
+    import json
+
+    import tokgen
+    from tokgen.cli import main
+    from tokgen.eval.lm_loss import held_out_loss
+
+    export = train_lm(tiny(tokens, tmp_path / "run"))
+    model = tokgen.load(export)
+    first = held_out_loss(model.lm, model.frontend, str(tokens), "tts", items=6, batch_size=4)
+    again = held_out_loss(model.lm, model.frontend, str(tokens), "tts", items=6, batch_size=4)
+    assert first == again and first.items == 6 and 0 <= first.ar_acc <= 1
+    assert first.ar > 0 and first.nar > 0
+    other = held_out_loss(model.lm, model.frontend, str(tokens), "tts", items=6, seed=1)
+    assert other != first  # other crops and prompts
+    with pytest.raises(ConfigError, match="no task 'sing'"):
+        held_out_loss(model.lm, model.frontend, str(tokens), "sing")
+    out = tmp_path / "loss.json"
+    argv = ["eval", "loss", "--model", str(export), "--tokens", str(tokens), "--items", "6"]
+    assert main([*argv, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["ar"] > 0

@@ -1,4 +1,4 @@
-"""``tokgen eval codec | tts | tta | lass | enhance | continuation``: held-out scores."""
+"""``tokgen eval codec | tts | tta | lass | enhance | continuation | loss``: held-out scores."""
 
 from __future__ import annotations
 
@@ -63,6 +63,25 @@ def cmd_eval_task(args: argparse.Namespace) -> None:
     if args.json:
         written = lm_eval.write_report(result, args.json)
         print(f"wrote {written[0]}, the report {written[-1]} and {len(written) - 2} picture(s)")
+
+
+def cmd_eval_loss(args: argparse.Namespace) -> None:
+    import json
+
+    import tokgen
+    from tokgen.eval.lm_loss import held_out_loss
+
+    model = tokgen.load(args.model)
+    if not hasattr(model, "lm"):
+        raise SystemExit(f"{args.model} is not a codec LM: the held-out loss needs one.")
+    result = held_out_loss(model.lm, model.frontend, args.tokens, args.task, args.items,
+                           seed=args.seed)  # fmt: skip
+    rows = "".join(f"| {k} | {v:.4f} |\n" for k, v in result.to_dict().items()
+                   if isinstance(v, float))  # fmt: skip
+    print(f"| {args.task} ({result.items} items of {args.tokens}) | value |\n| --- | --- |\n{rows}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"model": args.model, "tokens": args.tokens, **result.to_dict()}, f)
 
 
 def register(commands: Any) -> None:
@@ -138,3 +157,13 @@ def register(commands: Any) -> None:
             "with spectrograms of the first items",
         )
         p.set_defaults(func=cmd_eval_task)
+    p = eval_kinds.add_parser(
+        "loss", help="an LM's teacher-forced AR / NAR loss on a held-out token corpus"
+    )
+    p.add_argument("--model", default="tokgen-small", help="LM name or directory")
+    p.add_argument("--tokens", required=True, help="a token corpus (e.g. data/tokens/valid)")
+    p.add_argument("--task", default="tts", help="the task whose examples are scored")
+    p.add_argument("--items", type=int, default=200, help="examples drawn (seeded)")
+    p.add_argument("--seed", type=int, default=0, help="draws the same examples for every model")
+    p.add_argument("--json", help="also write the scores here")
+    p.set_defaults(func=cmd_eval_loss)
