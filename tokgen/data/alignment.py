@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tokgen.text.phones import HOP, SAMPLE_RATE, flite_speak, mfcc_frames
+from tokgen.text.phones import SAMPLE_RATE, flite_speak
+
+HOP = 320  # 50 Hz frames, the codec's grid
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,18 @@ class Alignment:
 
     ids: list[int]
     durations: list[int]
+
+
+def mfcc_frames(wav: np.ndarray, frames: int) -> np.ndarray:
+    """MFCCs 1-20 ``[frames, 20]`` on the 50 Hz grid, normalized per clip."""
+    import librosa
+
+    mfcc = librosa.feature.mfcc(
+        y=wav.astype(np.float32), sr=SAMPLE_RATE, n_mfcc=21, n_fft=1024, hop_length=HOP
+    )[1:, :frames].T
+    if len(mfcc) < frames:
+        mfcc = np.pad(mfcc, ((0, frames - len(mfcc)), (0, 0)), mode="edge")
+    return (mfcc - mfcc.mean(0)) / (mfcc.std(0) + 1e-5)
 
 
 def align(wav: np.ndarray, text: str, frames: int) -> Alignment:

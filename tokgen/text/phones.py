@@ -3,8 +3,7 @@
 flite (a Debian package) turns English text into CMU phones and gives each its duration from
 its own duration model (``flite -psdur``). :func:`flite_phones` runs it on normalized text;
 :data:`PHONES` is the inventory, a phone's id its index plus one (0 pads). :func:`flite_speak`
-also returns flite's own rendering, whose :func:`mfcc_frames` time the phones on recorded
-speech (:mod:`tokgen.data.alignment`) and tell the TTS network how they sound in context.
+also returns flite's own rendering (16 kHz).
 """
 
 from __future__ import annotations
@@ -32,9 +31,7 @@ PHONES = (
 PHONE_IDS = {phone: i + 1 for i, phone in enumerate(PHONES)}
 PAD_ID = 0
 FRONTEND_VOICE = "kal16"  # the flite voice whose duration model times the phones
-SAMPLE_RATE = 16_000  # kal16's rate
-HOP = 320  # 50 Hz frames, the codec's grid
-MFCCS = 20  # mfcc_frames' coefficients
+SAMPLE_RATE = 16_000  # its rendering's rate
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,7 @@ def flite_speak(text: str) -> tuple[PhoneSequence, np.ndarray]:
     import soundfile as sf
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "ref.wav"
+        path = Path(tmp) / "spoken.wav"
         sequence = flite_phones(text, wav_path=str(path))
         wav, rate = sf.read(str(path), dtype="float32")
     if rate != SAMPLE_RATE:
@@ -110,19 +107,6 @@ def flite_speak(text: str) -> tuple[PhoneSequence, np.ndarray]:
             f"flite {FRONTEND_VOICE} renders at {rate} Hz, expected {SAMPLE_RATE}"
         )
     return sequence, wav
-
-
-def mfcc_frames(wav: np.ndarray, frames: int) -> np.ndarray:
-    """MFCCs 1-20 ``[frames, 20]`` of 16 kHz ``wav`` on the 50 Hz grid, normalized per clip
-    (cepstral mean and variance), so different voices compare."""
-    import librosa
-
-    mfcc = librosa.feature.mfcc(
-        y=wav.astype(np.float32), sr=SAMPLE_RATE, n_mfcc=MFCCS + 1, n_fft=1024, hop_length=HOP
-    )[1:, :frames].T
-    if len(mfcc) < frames:
-        mfcc = np.pad(mfcc, ((0, frames - len(mfcc)), (0, 0)), mode="edge")
-    return (mfcc - mfcc.mean(0)) / (mfcc.std(0) + 1e-5)
 
 
 class PhoneFrontend:

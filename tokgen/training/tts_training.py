@@ -24,12 +24,12 @@ from tokgen.data.alignment import read_alignments
 from tokgen.data.token_corpus import TokenCorpus, read_latent_corpus
 from tokgen.errors import ConfigError
 from tokgen.hub import config_from_dict
-from tokgen.text.phones import HOP, PAD_ID, flite_phones, flite_speak, mfcc_frames
+from tokgen.text.phones import PAD_ID, flite_phones
 from tokgen.training.config import OptimConfig, RunConfig, read_recipe
 from tokgen.training.ema import Ema, EmaConfig, latent_statistics, pad_to_longest
 from tokgen.training.trainer import MODEL_DIR, Trainer, Updater
 from tokgen.training.voice_augment import apply_change, random_change, world_settings
-from tokgen.tts.model import GROWN_PARTS, DurationTTSConfig, DurationTTSNet, grow
+from tokgen.tts.model import DurationTTSConfig, DurationTTSNet, with_duration_head
 from tokgen.tts.pipeline import load_tts_net, save_tts
 
 
@@ -77,7 +77,7 @@ class SpeechItems(Dataset):
         alignments_path: str,
         prompt_seconds: float,
         augment: tuple[WorldSettings, TTSDataConfig] | None = None,
-        flite: FliteInputs | None = None,
+        flite_durations: bool = False,
     ) -> None:
         alignments = read_alignments(alignments_path)
         self.items = []  # (row index, Alignment)
@@ -97,15 +97,17 @@ class SpeechItems(Dataset):
         self.voices = [corpus.rows[i].get("voice", "") for i, _ in self.items]
         self.prompt_frames = max(1, round(prompt_seconds * corpus.header.frame_rate))
         self.augment = augment
-        self.flite = flite
-        if flite is not None:
-            for i, alignment in self.items:
-                if len(flite.durations(corpus.rows[i]["transcript"])) != len(alignment.ids):
+        self.flite: list[list[int]] | None = None  # flite's own frames per phone, per item
+        if flite_durations:
+            rate = corpus.header.frame_rate
+            self.flite = []
+            for i, alignment in tqdm(self.items, desc="flite durations", unit="clip"):
+                self.flite.append(flite_phones(corpus.rows[i]["transcript"]).frame_durations(rate))
+                if len(self.flite[-1]) != len(alignment.ids):
                     raise ConfigError(
                         f"{alignments_path} gives clip {corpus.rows[i]['id']} other phones than "
                         "flite says now; align the manifest again (`tokgen data align`)."
                     )
-        self.transcripts = [corpus.rows[i].get("transcript", "") for i, _ in self.items]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -129,38 +131,8 @@ class SpeechItems(Dataset):
             "prompt": prompt.float(),  # [D, Fp]
         }
         if self.flite is not None:
-            text = self.transcripts[position]
-            item["flite"] = torch.tensor(self.flite.durations(text))
-            if self.flite.mfccs:
-                item["source"] = self.flite.mfccs[text].float()
+            item["flite"] = torch.tensor(self.flite[position])
         return item
-
-
-class FliteInputs:
-    """What flite says for each transcript: its frames per phone and, with ``mfccs``, the
-    MFCCs of its rendering ``[C, S]``; computed once (a progress bar) and kept in ``cache``
-    (a torch file, reused by a resumed run)."""
-
-    def __init__(self, texts: list[str], frame_rate: float, mfccs: bool, cache: Path) -> None:
-        table = torch.load(cache) if cache.exists() else {}
-        todo = sorted({t for t in texts if t not in table or (mfccs and table[t][1] is None)})
-        for text in tqdm(todo, desc="flite", unit="sentence"):
-            if mfccs:
-                sequence, wav = flite_speak(text)
-                frames = -(-len(wav) // HOP)
-                table[text] = (sequence.frame_durations(frame_rate),
-                               torch.from_numpy(mfcc_frames(wav, frames).T).half())  # fmt: skip
-            else:
-                table[text] = (flite_phones(text).frame_durations(frame_rate), None)
-        if todo:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(table, cache.with_suffix(".tmp"))
-            cache.with_suffix(".tmp").replace(cache)
-        self._durations = {t: table[t][0] for t in texts}
-        self.mfccs = {t: table[t][1] for t in texts} if mfccs else {}
-
-    def durations(self, text: str) -> list[int]:
-        return self._durations[text]
 
 
 @dataclass
@@ -172,7 +144,6 @@ class SpeechBatch:
     prompts: torch.Tensor  # [B, D, Fp]
     prompt_mask: torch.Tensor  # [B, Fp]
     flite: torch.Tensor | None = None  # [B, P] flite's own frames per phone
-    source: torch.Tensor | None = None  # [B, C, S] MFCCs of flite's rendering
 
     def to(self, device: Any) -> SpeechBatch:
         return SpeechBatch(
@@ -186,11 +157,8 @@ def collate_speech(items: list[dict[str, torch.Tensor]]) -> SpeechBatch:
     durations, _ = pad_to_longest([item["durations"] for item in items])
     latents, frame_mask = pad_to_longest([item["latent"] for item in items])
     prompts, prompt_mask = pad_to_longest([item["prompt"] for item in items])
-    flite, source = (
-        pad_to_longest([item[key] for item in items])[0] if key in items[0] else None
-        for key in ("flite", "source")
-    )
-    return SpeechBatch(phones, durations, latents, frame_mask, prompts, prompt_mask, flite, source)
+    flite = pad_to_longest([item["flite"] for item in items])[0] if "flite" in items[0] else None
+    return SpeechBatch(phones, durations, latents, frame_mask, prompts, prompt_mask, flite)
 
 
 class TTSTask:
@@ -205,18 +173,16 @@ class TTSTask:
         model = update.modules["tts"]
         net = update.accelerator.unwrap_model(model)
         voice = net.voice(batch.prompts, batch.prompt_mask)
-        with_scale = net.config.voice_durations
         prediction = model(
-            batch.phones, batch.durations, voice, batch.latents.shape[-1], with_scale,
-            source=batch.source, source_durations=batch.flite,
-        )  # fmt: skip
-        if with_scale:
+            batch.phones, batch.durations, voice, batch.latents.shape[-1], batch.flite is not None
+        )
+        if batch.flite is not None:
             prediction, scale = prediction
         mask = batch.frame_mask[:, None].to(prediction.dtype)  # [B, 1, F]
         error = (prediction.float() - net.normalize(batch.latents)).abs() * mask
         loss = error.sum() / (mask.sum() * prediction.shape[1])
         logs = {"loss": loss.item()}
-        if with_scale:
+        if batch.flite is not None:
             target = torch.log((batch.durations + 1.0) / (batch.flite + 1.0))  # [B, P]
             phone_mask = (batch.phones != PAD_ID).float()
             duration = ((scale.float() - target).abs() * phone_mask).sum() / phone_mask.sum()
@@ -239,7 +205,7 @@ def build_net(config: TTSTrainConfig, corpus: TokenCorpus, latents: list[torch.T
                 f"{config.init_from} models {net.config.codec!r} latents; {corpus.folder} holds "
                 f"{corpus.header.codec!r} latents."
             )
-        return grow(net, **{k: v for k, v in config.model.items() if k in GROWN_PARTS})
+        return with_duration_head(net) if config.model.get("voice_durations") else net
     fields = {"codec": corpus.header.codec, "latent_dim": latents[0].shape[0],
               "frame_rate": corpus.header.frame_rate, **config.model}  # fmt: skip
     net = DurationTTSNet(config_from_dict(DurationTTSConfig, fields, source="recipe [model]"))
@@ -256,18 +222,13 @@ def train_tts(config: TTSTrainConfig) -> Path:
     augment = None
     if config.data.voice_augment > 0:
         augment = (world_settings(corpus.header.codec), config.data)
-    flite = None
-    if net.config.voice_durations or net.config.flite_mfccs:
-        texts = [row.get("transcript", "") for row in corpus.rows if row.get("transcript")]
-        cache = Path(config.run.out_dir) / "flite.pt"
-        flite = FliteInputs(texts, corpus.header.frame_rate, bool(net.config.flite_mfccs), cache)
     dataset = SpeechItems(
         corpus,
         latents,
         config.data.alignments,
         config.data.prompt_seconds,
         augment,
-        flite,
+        flite_durations=net.config.voice_durations,
     )
     ema = Ema(net, config.ema.decay) if config.ema.decay > 0 else None
     trainer = Trainer(

@@ -7,14 +7,10 @@ parameters in a voice given by a prompt (FastSpeech's regime with external durat
 
     phones [B, P] --embed, conv blocks--> [B, W, P] --repeat by durations--> [B, W, F]
         + position in the phone, the phone's length, the voice vector
-        (+ flite's own rendering of the phones, its MFCCs warped to the same timing)
         --dilated conv blocks--> normalized latent [B, D, F]
 
 The voice vector is the per-channel mean and standard deviation of the prompt's normalized
-latent ``[2D]``: a prompt of any length, no speaker table, so unseen voices work. With
-``flite_mfccs``, each frame also sees the MFCCs of flite's rendering at the same place in the
-same phone: how the phone sounds in its context (coarticulation), which phone ids alone do not
-say; the network then only has to move that speech to the prompt's voice.
+latent ``[2D]``: a prompt of any length, no speaker table, so unseen voices work.
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from torch import nn
 from tokgen.codecs.latent_scale import LatentScale
 from tokgen.errors import ConfigError
 from tokgen.layers import ConvBlock
-from tokgen.text.phones import MFCCS, PAD_ID, PHONES
+from tokgen.text.phones import PAD_ID, PHONES
 
 
 @dataclass
@@ -46,7 +42,6 @@ class DurationTTSConfig:
     max_duration: float = 30.0  # seconds: the longest speech (and voice prompt) generate() takes
     postfilter: float = 1.0  # mel-cepstral postfilter: envelope coefficients 2.. times this
     voice_durations: bool = False  # a head rescaling flite's phone durations to the voice's
-    flite_mfccs: int = 0  # MFCCs of flite's rendering as an input (tokgen.text.phones); 0: none
 
     def __post_init__(self) -> None:
         if self.width < 8 or self.kernel % 2 == 0 or self.latent_dim < 1 or self.postfilter <= 0:
@@ -54,8 +49,6 @@ class DurationTTSConfig:
                 f"duration TTS needs width >= 8, an odd kernel, latent_dim >= 1 and postfilter > 0; "
                 f"got {self.width}, {self.kernel}, {self.latent_dim}, {self.postfilter}."
             )
-        if self.flite_mfccs not in (0, MFCCS):
-            raise ConfigError(f"flite_mfccs is 0 (off) or {MFCCS}, got {self.flite_mfccs}.")
 
 
 class DurationTTSNet(LatentScale):
@@ -77,10 +70,6 @@ class DurationTTSNet(LatentScale):
         )
         self.norm_out = nn.LayerNorm(w)
         self.out = nn.Linear(w, d)
-        if config.flite_mfccs:
-            self.source_in = nn.Linear(config.flite_mfccs, w)
-            nn.init.zeros_(self.source_in.weight)  # a grown network starts as it was
-            nn.init.zeros_(self.source_in.bias)
         if config.voice_durations:
             self.duration_voice = nn.Linear(2 * d, w)
             self.duration_block = ConvBlock(w, config.kernel, 1, config.dropout)
@@ -127,26 +116,17 @@ class DurationTTSNet(LatentScale):
         voice: torch.Tensor,
         frames: int,
         with_duration_scale: bool = False,
-        source: torch.Tensor | None = None,
-        source_durations: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``phones``/``durations`` ``[B, P]`` (0 pads), ``voice [B, 2D]`` -> normalized
         latent ``[B, D, frames]`` (zero past each item's total duration); with
         ``with_duration_scale`` also :meth:`duration_scale` ``[B, P]`` (one pass, as
-        training needs under data parallelism). With ``flite_mfccs``: ``source [B, C, S]``,
-        the MFCCs of flite's rendering, and ``source_durations [B, P]``, its frames per phone."""
+        training needs under data parallelism)."""
         h, phone_mask = self.phone_states(phones)
         index, position, length = expand(durations, frames)  # [B, F] each
         frame_mask = (index >= 0)[:, None].to(h.dtype)  # [B, 1, F]
         gathered = torch.gather(h, 2, index.clamp(min=0)[:, None].expand(-1, h.shape[1], -1))
         extra = torch.stack([position, 1 - position, torch.log1p(length)], dim=-1)
         x = gathered + self.frame_in(extra).transpose(1, 2) + self.voice_in(voice)[..., None]
-        if self.config.flite_mfccs:
-            if source is None or source_durations is None:
-                raise ConfigError("this duration TTS reads flite's rendering: pass source=.")
-            at = warp(index, position, source_durations).clamp(max=source.shape[-1] - 1)
-            warped = torch.gather(source, 2, at[:, None].expand(-1, source.shape[1], -1))
-            x = x + self.source_in(warped.transpose(1, 2).to(x.dtype)).transpose(1, 2)
         x = x * frame_mask
         for block in self.frame_blocks:
             x = block(x, frame_mask)
@@ -171,29 +151,11 @@ def expand(durations: torch.Tensor, frames: int) -> tuple[torch.Tensor, ...]:
     return index.masked_fill(past, -1), position.masked_fill(past, 0), length.masked_fill(past, 0)
 
 
-def warp(index: torch.Tensor, position: torch.Tensor, durations: torch.Tensor) -> torch.Tensor:
-    """The frame ``[B, F]`` of another timing of the same phones (``durations [B, P]``) at the
-    same relative place in the same phone as :func:`expand`'s ``index`` and ``position``."""
-    i = index.clamp(min=0)
-    start = torch.gather(durations.cumsum(-1) - durations, 1, i)
-    return start + (position * torch.gather(durations, 1, i)).long()
-
-
-GROWN_PARTS = {"voice_durations": "duration_", "flite_mfccs": "source_"}
-"""Config fields that add parts to a trained network (:func:`grow`), and their weights' prefix."""
-
-
-def grow(net: DurationTTSNet, **fields: object) -> DurationTTSNet:
-    """``net`` with the parts that ``fields`` (of :data:`GROWN_PARTS`) turn on, fresh (a
-    duration head; flite's MFCCs, read through zero weights so the output is unchanged), the
-    rest of its weights kept."""
-    changes = {k: v for k, v in fields.items() if v and getattr(net.config, k) != v}
-    if not changes:
+def with_duration_head(net: DurationTTSNet) -> DurationTTSNet:
+    """``net`` with a fresh voice duration head (the rest of its weights kept)."""
+    if net.config.voice_durations:
         return net
-    if set(changes) - set(GROWN_PARTS):
-        raise ConfigError(f"only {sorted(GROWN_PARTS)} can grow a trained network, not {changes}.")
-    grown = DurationTTSNet(replace(net.config, **changes))
+    grown = DurationTTSNet(replace(net.config, voice_durations=True))
     missing, unexpected = grown.load_state_dict(net.state_dict(), strict=False)
-    prefixes = tuple(GROWN_PARTS[k] for k in changes)
-    assert not unexpected and all(k.startswith(prefixes) for k in missing), missing
+    assert not unexpected and all(k.startswith("duration_") for k in missing), missing
     return grown

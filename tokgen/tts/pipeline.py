@@ -29,14 +29,7 @@ from tokgen.pipeline import (
     refuse_sampling,
 )
 from tokgen.tasks import TaskSpec, builtin_task
-from tokgen.text.phones import (
-    HOP,
-    MFCCS,
-    PhoneSequence,
-    flite_phones,
-    flite_speak,
-    mfcc_frames,
-)
+from tokgen.text.phones import PhoneSequence, flite_phones
 from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
 
 KIND = "tokgen-duration-tts"
@@ -112,30 +105,21 @@ class DurationTTS(NetModel):
             words = _pick(text, i)
             if not isinstance(words, str):
                 raise InvalidInputError(f"text must be a string or a list of them, got {words!r}.")
-            phones, source = self.front_end(words)
+            phones = flite_phones(words)
             durations = self.durations(phones, voices[i : i + 1], rate)
             if sum(durations) > self.config.max_duration * self.config.frame_rate:
                 raise InvalidInputError(
                     f"text item {i} would last {sum(durations) / self.config.frame_rate:.1f} s; "
                     f"at most {self.config.max_duration:g} s at a time: split it into sentences."
                 )
-            items.append((phones, durations, source))
-        phones = torch.zeros(batch, max(len(p.ids) for p, _, _ in items), dtype=torch.long)
-        durations, flite = torch.zeros_like(phones), torch.zeros_like(phones)  # [B, P] each
-        source = None
-        if self.config.flite_mfccs:
-            source = torch.zeros(batch, MFCCS, max(s.shape[-1] for _, _, s in items))
-        for i, (sequence, lengths, mfccs) in enumerate(items):
-            phones[i, : len(lengths)] = torch.tensor(sequence.ids)
-            durations[i, : len(lengths)] = torch.tensor(lengths)
-            flite[i, : len(lengths)] = torch.tensor(
-                sequence.frame_durations(self.config.frame_rate)
-            )
-            if source is not None:
-                source[i, :, : mfccs.shape[-1]] = mfccs
+            items.append((phones.ids, durations))
+        phones = torch.zeros(batch, max(len(ids) for ids, _ in items), dtype=torch.long)
+        durations = torch.zeros_like(phones)
+        for i, (ids, lengths) in enumerate(items):
+            phones[i, : len(ids)] = torch.tensor(ids)
+            durations[i, : len(ids)] = torch.tensor(lengths)
         frames = [int(d.sum()) for d in durations]
-        x = self.net(phones, durations, voices, max(frames), source=source,
-                     source_durations=flite)  # [B, D, F]  # fmt: skip
+        x = self.net(phones, durations, voices, max(frames))  # [B, D, F]
         hop = self.codec.hop_length
         out = torch.zeros(batch, self.codec.channels, max(frames) * hop)
         codes = torch.full((batch, self.codec.num_codebooks, max(frames)), -1, dtype=torch.long)
@@ -150,14 +134,6 @@ class DurationTTS(NetModel):
             out[i, :, : f * hop] = self.codec.decode_latent(latent)[0]
             codes[i, :, :f] = self.codec.quantize_latent(latent)[0]
         return GenerationOutput(out, self.sample_rate, codes, [f * hop for f in frames], latents)
-
-    def front_end(self, text: str) -> tuple[PhoneSequence, torch.Tensor | None]:
-        """flite's timed phones for ``text`` and, where the network reads them, the MFCCs
-        ``[C, S]`` of flite's rendering."""
-        if not self.config.flite_mfccs:
-            return flite_phones(text), None
-        phones, wav = flite_speak(text)
-        return phones, torch.from_numpy(mfcc_frames(wav, -(-len(wav) // HOP)).T)
 
     def durations(self, phones: PhoneSequence, voice: torch.Tensor, speed: float) -> list[int]:
         """Frames per phone: flite's timing, rescaled to the voice ``[1, 2D]`` where the
