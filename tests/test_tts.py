@@ -17,7 +17,7 @@ from tokgen.codecs import load_codec
 from tokgen.data.alignment import align, align_manifest, read_alignments
 from tokgen.data.tokenize import tokenize_manifest
 from tokgen.errors import InvalidInputError, TokgenError
-from tokgen.text.phones import PHONE_IDS, flite_phones
+from tokgen.text.phones import PHONE_IDS, flite_phones, flite_speak
 from tokgen.training.tts_training import load_tts_train_config, train_tts
 from tokgen.tts import DurationTTSConfig, DurationTTSNet, save_tts
 from tokgen.tts.model import expand
@@ -222,6 +222,47 @@ def test_cli_trains_and_speaks(speech, tmp_path, capsys):
     assert sf.info(str(out)).frames > 0
 
 
+@pytest.fixture(scope="module")
+def converting(tmp_path_factory):
+    """A tiny duration TTS that speaks flite's rendering in the prompt's voice."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tts") / "model"
+    config = DurationTTSConfig(width=16, phone_layers=1, frame_layers=1, acoustics="flite")
+    save_tts(DurationTTSNet(config), path)
+    return tokgen.load(str(path))
+
+
+def test_flite_acoustics_speak_flites_rendering_in_the_prompts_voice(converting, model):
+    texts = ["Good morning.", "The weather is lovely today."]
+    batch = converting.generate("tts", texts, speed=[1.0, 2.0])
+    for i, (text, speed) in enumerate(zip(texts, (1.0, 2.0))):
+        frames = round(-(-len(flite_speak(text)[1]) // 320) / speed)  # flite's own timing
+        one = converting.generate("tts", text, speed=speed)
+        assert one.lengths == [frames * 320] == [batch.lengths[i]]
+        torch.testing.assert_close(batch.audio[i, :, : one.lengths[0]], one.audio[0])
+    assert torch.isfinite(batch.audio).all() and batch.codes.shape[:2] == (2, 9)
+    prompt = converting.prompt_latent(None)  # the bundled voice
+    out = converting.generate("tts", texts[0]).latents  # [1, D, F]
+    ours, theirs = converting.net.normalize(out), converting.net.normalize(prompt)
+    torch.testing.assert_close(ours[0, 2:].mean(-1), theirs[0, 2:].mean(-1), atol=1e-3, rtol=0)
+    assert not torch.equal(out, model.generate("tts", texts[0]).latents[..., : out.shape[-1]])
+    with pytest.raises(TokgenError, match="acoustics"):
+        DurationTTSConfig(acoustics="festival")
+
+
+def test_convert_voice_moves_every_channel_but_voicing_to_the_prompts_statistics(model):
+    from tokgen.tts.pipeline import convert_voice
+
+    torch.manual_seed(0)
+    source, prompt = torch.randn(1, 49, 80) * 2 + 1, torch.randn(1, 49, 60) * 0.5 - 1
+    out = convert_voice(source, prompt, model.net)
+    ours, theirs = model.net.normalize(out), model.net.normalize(prompt)
+    torch.testing.assert_close(ours.mean(-1)[:, 2:], theirs.mean(-1)[:, 2:], atol=1e-4, rtol=0)
+    spread, target = ours.std(-1, correction=0), theirs.std(-1, correction=0)
+    torch.testing.assert_close(spread[:, [0, *range(2, 49)]], target[:, [0, *range(2, 49)]])
+    torch.testing.assert_close(out[:, 1], source[:, 1])  # voicing kept
+
+
 def test_match_pitch_gives_the_output_the_prompts_pitch():
     from tokgen.tts.pipeline import match_pitch
 
@@ -282,3 +323,17 @@ def test_generate_help_offers_what_the_duration_tts_takes(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--speed" in text and "its last 3 s (optional)" in text
     assert "--temperature" not in text and "--duration" not in text
+
+
+@pytest.mark.parametrize("which", ["model", "converting"])
+def test_the_bench_times_each_piece_of_either_acoustics(which, request):
+    from tokgen.eval.bench import bench_duration_tts
+
+    rows = bench_duration_tts(request.getfixturevalue(which), repeats=1, batch=2)
+    names = [row.setting for row in rows]
+    middle = ["network"] if which == "model" else ["WORLD analysis of flite's rendering",
+                                                   "voice conversion"]  # fmt: skip
+    assert names[1:-3] == ["WORLD analysis of a 3 s prompt", *middle]
+    assert names[-2:] == ["generate(), batch 1", "generate(), batch 2"]
+    assert all(row.median_s > 0 and row.speedup > 0 for row in rows)
+    assert next(r for r in rows if r.setting == "generate(), batch 1").relative == 1.0

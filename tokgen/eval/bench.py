@@ -232,29 +232,48 @@ def bench_duration_tts(
     compare: TokgenModel | None = None,
 ) -> list[LMSpeed]:
     """Time a duration TTS (:class:`tokgen.tts.DurationTTS`) speaking one sentence in the
-    bundled voice, in interleaved rounds: each piece of ``generate()`` (flite's phones, the
-    prompt's voice vector, the network, WORLD decoding with the codes), ``generate()`` at
-    batch 1 and ``batch``, and, side by side, ``compare``'s (an LM's) ``generate()`` of the
-    same sentence. With ``busy``, the batch-1 ``generate()`` rows again while another
-    process keeps one core busy. Speeds count the audio each setting makes."""
+    bundled voice, in interleaved rounds: each piece of ``generate()`` (flite; the prompt's
+    WORLD analysis; the network, or with ``acoustics: flite`` the analysis of flite's rendering
+    and the voice conversion; WORLD decoding with the codes), ``generate()`` at batch 1 and
+    ``batch``, and, side by side, ``compare``'s (an LM's) ``generate()`` of the same sentence.
+    With ``busy``, the batch-1 ``generate()`` rows again while another process keeps one core
+    busy. Speeds count the audio each setting makes."""
     from tokgen import audio as audio_io
-    from tokgen.text.phones import flite_phones
+    from tokgen.text.phones import SAMPLE_RATE, flite_phones, flite_speak
+    from tokgen.tts.pipeline import convert_voice
 
     sentence = "The quick brown fox jumps over the lazy dog."
     clip = audio_io.load(audio_io.SAMPLE_SPEECH, duration=3.0)
     prompt = (clip.samples[0], clip.sample_rate)
-    phones = flite_phones(sentence)
-    durations = torch.tensor([phones.frame_durations(model.config.frame_rate)])
-    ids = torch.tensor([phones.ids])
-    frames = int(durations.sum())
-    seconds = frames / model.config.frame_rate
-    voice = model.net.voice(model.prompt_latent(prompt))  # [1, 2D]
-    latent = model.net.denormalize(model.net(ids, durations, voice, frames)).float()
+    prompt_latent = model.prompt_latent(prompt)
+    if model.config.acoustics == "flite":
+        wav = torch.from_numpy(flite_speak(sentence)[1])[None, None]
+        source = model.codec.encode_latent(wav, SAMPLE_RATE).float()  # [1, D, F]
+        latent = convert_voice(source, prompt_latent, model.net)
+        seconds = latent.shape[-1] / model.config.frame_rate
+        pieces = [
+            ("flite phones + rendering", lambda: (flite_speak(sentence), seconds)[1]),
+            ("WORLD analysis of flite's rendering",
+             lambda: (model.codec.encode_latent(wav, SAMPLE_RATE), seconds)[1]),
+            ("voice conversion", lambda: (convert_voice(source, prompt_latent, model.net),
+                                          seconds)[1]),
+        ]  # fmt: skip
+    else:
+        phones = flite_phones(sentence)
+        durations = torch.tensor([phones.frame_durations(model.config.frame_rate)])
+        ids = torch.tensor([phones.ids])
+        frames = int(durations.sum())
+        seconds = frames / model.config.frame_rate
+        voice = model.net.voice(prompt_latent)  # [1, 2D]
+        latent = model.net.denormalize(model.net(ids, durations, voice, frames)).float()
 
-    def network() -> float:
-        with torch.inference_mode():
-            model.net(ids, durations, voice, frames)
-        return seconds
+        def network() -> float:
+            with torch.inference_mode():
+                model.net(ids, durations, voice, frames)
+            return seconds
+
+        pieces = [("flite phones", lambda: (flite_phones(sentence), seconds)[1]),
+                  ("network", network)]  # fmt: skip
 
     def decode() -> float:
         model.codec.decode_latent(latent)
@@ -269,9 +288,9 @@ def bench_duration_tts(
         return run
 
     settings = [
-        ("flite phones", 1, lambda: (flite_phones(sentence), seconds)[1]),
+        *((name, 1, run) for name, run in pieces[:1]),
         ("WORLD analysis of a 3 s prompt", 1, lambda: (model.prompt_latent(prompt), seconds)[1]),
-        ("network", 1, network),
+        *((name, 1, run) for name, run in pieces[1:]),
         ("WORLD decoding + codes", 1, decode),
         ("generate(), batch 1", 1, speak(1)),
         (f"generate(), batch {batch}", batch, speak(batch)),

@@ -25,6 +25,8 @@ from tokgen.errors import ConfigError
 from tokgen.layers import ConvBlock
 from tokgen.text.phones import PAD_ID, PHONES
 
+ACOUSTICS = ("network", "flite")
+
 
 @dataclass
 class DurationTTSConfig:
@@ -42,6 +44,9 @@ class DurationTTSConfig:
     max_duration: float = 30.0  # seconds: the longest speech (and voice prompt) generate() takes
     postfilter: float = 1.0  # mel-cepstral postfilter: envelope coefficients 2.. times this
     voice_durations: bool = False  # a head rescaling flite's phone durations to the voice's
+    # where generate() takes the vocoder parameters from: "network" (this network's output) or
+    # "flite" (flite's own rendering, analysed by the codec and moved to the prompt's voice)
+    acoustics: str = "network"
 
     def __post_init__(self) -> None:
         if self.width < 8 or self.kernel % 2 == 0 or self.latent_dim < 1 or self.postfilter <= 0:
@@ -49,6 +54,8 @@ class DurationTTSConfig:
                 f"duration TTS needs width >= 8, an odd kernel, latent_dim >= 1 and postfilter > 0; "
                 f"got {self.width}, {self.kernel}, {self.latent_dim}, {self.postfilter}."
             )
+        if self.acoustics not in ACOUSTICS:
+            raise ConfigError(f"acoustics is one of {ACOUSTICS}, got {self.acoustics!r}.")
 
 
 class DurationTTSNet(LatentScale):

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from tokgen.checks import number
 from tokgen.codecs import Codec
+from tokgen.codecs.latent_scale import LatentScale
 from tokgen.codecs.world_vocoder import WorldSettings
 from tokgen.errors import InvalidInputError
 from tokgen.net_model import NetCheckpoint, NetModel
@@ -29,7 +30,7 @@ from tokgen.pipeline import (
     refuse_sampling,
 )
 from tokgen.tasks import TaskSpec, builtin_task
-from tokgen.text.phones import PhoneSequence, flite_phones
+from tokgen.text.phones import SAMPLE_RATE, PhoneSequence, flite_phones, flite_speak
 from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
 
 KIND = "tokgen-duration-tts"
@@ -98,34 +99,31 @@ class DurationTTS(NetModel):
             raise InvalidInputError("task 'tts' needs text= (the words to speak).")
         batch = _batch_size({"text": text, "prompt_audio": prompt_audio, "speed": speed})
         prompts = [self.prompt_latent(_pick(prompt_audio, i), sample_rate) for i in range(batch)]
-        voices = torch.cat([self.net.voice(p) for p in prompts])  # [B, 2D]
-        items = []
+        texts, speeds = [], []
         for i in range(batch):
-            rate = number("speed", _pick(speed, i), low=0.25, high=4.0)
-            words = _pick(text, i)
-            if not isinstance(words, str):
-                raise InvalidInputError(f"text must be a string or a list of them, got {words!r}.")
-            phones = flite_phones(words)
-            durations = self.durations(phones, voices[i : i + 1], rate)
-            if sum(durations) > self.config.max_duration * self.config.frame_rate:
+            speeds.append(number("speed", _pick(speed, i), low=0.25, high=4.0))
+            texts.append(_pick(text, i))
+            if not isinstance(texts[-1], str):
                 raise InvalidInputError(
-                    f"text item {i} would last {sum(durations) / self.config.frame_rate:.1f} s; "
+                    f"text must be a string or a list of them, got {texts[-1]!r}."
+                )
+        if self.config.acoustics == "flite":
+            speech = [self.converted_flite(t, p, s) for t, p, s in zip(texts, prompts, speeds)]
+        else:
+            speech = self.network_speech(texts, prompts, speeds)  # [1, D, F_i] each
+        for i, latent in enumerate(speech):
+            if latent.shape[-1] > self.config.max_duration * self.config.frame_rate:
+                raise InvalidInputError(
+                    f"text item {i} would last {latent.shape[-1] / self.config.frame_rate:.1f} s; "
                     f"at most {self.config.max_duration:g} s at a time: split it into sentences."
                 )
-            items.append((phones.ids, durations))
-        phones = torch.zeros(batch, max(len(ids) for ids, _ in items), dtype=torch.long)
-        durations = torch.zeros_like(phones)
-        for i, (ids, lengths) in enumerate(items):
-            phones[i, : len(ids)] = torch.tensor(ids)
-            durations[i, : len(ids)] = torch.tensor(lengths)
-        frames = [int(d.sum()) for d in durations]
-        x = self.net(phones, durations, voices, max(frames))  # [B, D, F]
+        frames = [latent.shape[-1] for latent in speech]
         hop = self.codec.hop_length
         out = torch.zeros(batch, self.codec.channels, max(frames) * hop)
         codes = torch.full((batch, self.codec.num_codebooks, max(frames)), -1, dtype=torch.long)
         latents = torch.zeros(batch, self.config.latent_dim, max(frames))
         for i, f in enumerate(tqdm(frames, desc="vocode", unit="item", disable=not progress)):
-            latent = self.net.denormalize(x[i : i + 1, :, :f]).float()  # [1, D, F_i]
+            latent = speech[i]
             if self.match_pitch:
                 latent = match_pitch(latent, prompts[i])
             if self.postfilter != 1.0:
@@ -134,6 +132,38 @@ class DurationTTS(NetModel):
             out[i, :, : f * hop] = self.codec.decode_latent(latent)[0]
             codes[i, :, :f] = self.codec.quantize_latent(latent)[0]
         return GenerationOutput(out, self.sample_rate, codes, [f * hop for f in frames], latents)
+
+    def network_speech(
+        self, texts: list[str], prompts: list[torch.Tensor], speeds: list[float]
+    ) -> list[torch.Tensor]:
+        """The network's latents ``[1, D, F_i]`` for ``texts`` in the prompts' voices, in one
+        batch: flite's timed phones, their durations moved to each voice by the duration head
+        (where the network has one) and divided by the speeds."""
+        voices = torch.cat([self.net.voice(p) for p in prompts])  # [B, 2D]
+        items = []
+        for i, (words, rate) in enumerate(zip(texts, speeds)):
+            phones = flite_phones(words)
+            items.append((phones.ids, self.durations(phones, voices[i : i + 1], rate)))
+        phones = torch.zeros(len(items), max(len(ids) for ids, _ in items), dtype=torch.long)
+        durations = torch.zeros_like(phones)  # [B, P]
+        for i, (ids, lengths) in enumerate(items):
+            phones[i, : len(ids)] = torch.tensor(ids)
+            durations[i, : len(ids)] = torch.tensor(lengths)
+        frames = [int(d.sum()) for d in durations]
+        x = self.net(phones, durations, voices, max(frames))  # [B, D, F]
+        return [self.net.denormalize(x[i : i + 1, :, :f]).float() for i, f in enumerate(frames)]
+
+    def converted_flite(self, text: str, prompt: torch.Tensor, speed: float) -> torch.Tensor:
+        """flite's own rendering of ``text`` as the codec's latent ``[1, D, F]``, its frames
+        resampled by ``speed`` and moved to the voice of ``prompt [1, D, Fp]`` by
+        :func:`convert_voice`."""
+        _, wav = flite_speak(text)
+        source = self.codec.encode_latent(torch.from_numpy(wav)[None, None], SAMPLE_RATE).float()
+        if speed != 1.0:
+            frames = max(1, round(source.shape[-1] / speed))
+            at = (torch.arange(frames) * speed).long().clamp(max=source.shape[-1] - 1)
+            source = source[..., at]
+        return convert_voice(source, prompt, self.net)
 
     def durations(self, phones: PhoneSequence, voice: torch.Tensor, speed: float) -> list[int]:
         """Frames per phone: flite's timing, rescaled to the voice ``[1, 2D]`` where the
@@ -172,6 +202,26 @@ def load_model(path: str | os.PathLike, name: str) -> DurationTTS:
 
     net = load_tts_net(path)
     return DurationTTS(net, load_codec(net.config.codec), name)
+
+
+def convert_voice(
+    source: torch.Tensor, prompt: torch.Tensor, scale: LatentScale, keep: tuple[int, ...] = (1,)
+) -> torch.Tensor:
+    """``source [1, D, F]`` (the codec's latent of one voice) moved to the voice of ``prompt
+    [1, D, Fp]``: every channel's mean and standard deviation over the frames (in ``scale``'s
+    normalized units) replaced by the prompt's, except the channels ``keep`` (voicing). The
+    classic statistics-matching voice conversion, on WORLD's F0, coded envelope and
+    aperiodicity: no training, any voice."""
+    x = scale.normalize(source)
+    mean, std = x.mean(-1, keepdim=True), x.std(-1, correction=0, keepdim=True)
+    target = scale.normalize(prompt)
+    target_mean, target_std = (
+        target.mean(-1, keepdim=True),
+        target.std(-1, correction=0, keepdim=True),
+    )
+    moved = (x - mean) / std.clamp(min=1e-3) * target_std + target_mean
+    moved[:, list(keep)] = x[:, list(keep)]
+    return scale.denormalize(moved)
 
 
 def match_pitch(latent: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
