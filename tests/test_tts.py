@@ -246,6 +246,12 @@ def test_flite_acoustics_speak_flites_rendering_in_the_prompts_voice(converting,
     ours, theirs = converting.net.normalize(out), converting.net.normalize(prompt)
     torch.testing.assert_close(ours[0, 2:].mean(-1), theirs[0, 2:].mean(-1), atol=1e-3, rtol=0)
     assert not torch.equal(out, model.generate("tts", texts[0]).latents[..., : out.shape[-1]])
+    converting.acoustics = "network"  # the same network's own output instead
+    try:
+        torch.testing.assert_close(converting.generate("tts", texts).latents,
+                                   model.generate("tts", texts).latents)  # fmt: skip
+    finally:
+        converting.acoustics = "flite"
     with pytest.raises(TokgenError, match="acoustics"):
         DurationTTSConfig(acoustics="festival")
 

@@ -246,7 +246,7 @@ def bench_duration_tts(
     clip = audio_io.load(audio_io.SAMPLE_SPEECH, duration=3.0)
     prompt = (clip.samples[0], clip.sample_rate)
     prompt_latent = model.prompt_latent(prompt)
-    if model.config.acoustics == "flite":
+    if model.acoustics == "flite":
         wav = torch.from_numpy(flite_speak(sentence)[1])[None, None]
         source = model.codec.encode_latent(wav, SAMPLE_RATE).float()  # [1, D, F]
         latent = convert_voice(source, prompt_latent, model.net)

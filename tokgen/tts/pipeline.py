@@ -61,6 +61,8 @@ class DurationTTS(NetModel):
         self.match_pitch = getattr(codec.config, "backend", None) == "parametric"
         # and a coded envelope to sharpen (1: off); set the attribute to change it per model
         self.postfilter = net.config.postfilter if self.match_pitch else 1.0
+        # "flite" or "network" (tokgen.tts.model.ACOUSTICS); set the attribute to compare them
+        self.acoustics = net.config.acoustics
 
     @torch.inference_mode()
     def generate(
@@ -107,7 +109,7 @@ class DurationTTS(NetModel):
                 raise InvalidInputError(
                     f"text must be a string or a list of them, got {texts[-1]!r}."
                 )
-        if self.config.acoustics == "flite":
+        if self.acoustics == "flite":
             speech = [self.converted_flite(t, p, s) for t, p, s in zip(texts, prompts, speeds)]
         else:
             speech = self.network_speech(texts, prompts, speeds)  # [1, D, F_i] each
