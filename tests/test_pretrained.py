@@ -137,6 +137,7 @@ def test_shipped_tts_is_small_fp16_and_the_tts_default():
     assert tokgen.pipeline.default_model("tts") == "tokgen-tts-small"
     assert tokgen.pipeline.default_model("tta") == "tokgen-small"
     assert "tokgen-tts-small" in tokgen.pipeline.shipped_models()
+    assert tokgen.load("tokgen-tts-small").acoustics == "flite"  # flite's speech, converted
 
 
 def test_shipped_tts_says_the_words_in_the_prompts_pitch(monkeypatch):
