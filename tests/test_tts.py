@@ -343,3 +343,18 @@ def test_the_bench_times_each_piece_of_either_acoustics(which, request):
     assert names[-2:] == ["generate(), batch 1", "generate(), batch 2"]
     assert all(row.median_s > 0 and row.speedup > 0 for row in rows)
     assert next(r for r in rows if r.setting == "generate(), batch 1").relative == 1.0
+
+
+def test_generate_runs_on_one_thread_and_gives_the_threads_back(model, monkeypatch):
+    seen = []
+    forward = type(model.net).forward
+    monkeypatch.setattr(type(model.net), "forward",
+                        lambda net, *a, **k: (seen.append(torch.get_num_threads()),
+                                              forward(net, *a, **k))[1])  # fmt: skip
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model.generate("tts", "Good morning.")
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -5,8 +5,6 @@ NAR codebooks. Works on :class:`~tokgen.tasks.Sequence` prefixes; see
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +14,7 @@ from tokgen.lm.model import CodecLM
 from tokgen.lm.sampling import SamplingParams, guide, sample
 from tokgen.lm.transformer import KVCache
 from tokgen.tasks import Kind, Sequence, SequenceBatch, collate
+from tokgen.threads import one_thread
 
 DEFAULT_SAMPLING = SamplingParams()
 GREEDY = SamplingParams(temperature=0.0)
@@ -51,7 +50,11 @@ def generate_codes(
     With ``unconditional`` prefixes (the same items with their droppable conditions left
     out), logits are guided by ``cfg_scale``; scale 1 is the conditional model exactly.
     """
-    with _small_batch_threads(len(prefixes), model.ar_head.weight.device):
+    # a small batch's matrix products gain nothing from a second thread (tokgen-small, batch
+    # 1, LM alone: 2.18x vs 2.16x real time on 2 cores), and when another process holds a
+    # core two threads wait on each other (0.64x vs 2.34x)
+    cpu = model.ar_head.weight.device.type == "cpu"
+    with one_thread(cpu and len(prefixes) <= ONE_THREAD_UP_TO):
         first = _generate_first_codebook(
             model, prefixes, budgets, generators, unconditional, cfg_scale, params, use_cache,
             progress,
@@ -59,24 +62,6 @@ def generate_codes(
         return _fill_codebooks(
             model, prefixes, first, generators, unconditional, cfg_scale, nar_params
         )
-
-
-@contextmanager
-def _small_batch_threads(batch: int, device: torch.device) -> Iterator[None]:
-    """Run a small batch's LM (AR loop and NAR stages) on one CPU thread. Its matrix
-    products are too small to gain from a second thread (tokgen-small, batch 1, LM alone:
-    2.18x vs 2.16x real time on 2 cores), and when another process holds a core, two
-    threads wait on each other (0.64x vs 2.34x). Not thread-safe across concurrent
-    generate() calls in one process."""
-    threads = torch.get_num_threads()
-    if device.type != "cpu" or batch > ONE_THREAD_UP_TO or threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _generate_first_codebook(

@@ -31,6 +31,7 @@ from tokgen.pipeline import (
 )
 from tokgen.tasks import TaskSpec, builtin_task
 from tokgen.text.phones import SAMPLE_RATE, PhoneSequence, flite_phones, flite_speak
+from tokgen.threads import one_thread
 from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
 
 KIND = "tokgen-duration-tts"
@@ -65,6 +66,7 @@ class DurationTTS(NetModel):
         self.acoustics = net.config.acoustics
 
     @torch.inference_mode()
+    @one_thread()  # 2.3x slower on two threads with another process on one core, else the same
     def generate(
         self,
         task: str,
