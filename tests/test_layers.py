@@ -1,6 +1,6 @@
 """Layers run one way: no module imports from a layer above its own (DESIGN.md's data flow).
 
-Lowest first: the foundation (errors, checks, hub, audio, layers) -> codecs -> text -> conditions ->
+Lowest first: the foundation (errors, checks, hub, audio, layers, threads) -> codecs -> text -> conditions ->
 tasks -> lm -> decoders -> pipeline, diffusion, tts, separation -> data -> training -> eval -> cli. Data and training feed the models, so they
 sit above them; eval and the command line are on top.
 """
@@ -14,7 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tokgen"
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "checks", "hub", "audio", "layers"),
+    ("errors", "checks", "hub", "audio", "layers", "threads"),
     ("codecs",),
     ("text",),
     ("conditions",),
