@@ -22,10 +22,16 @@ def voice(seconds: float, f0: float, seed: int) -> np.ndarray:
     return (tone + noise).astype(np.float32)
 
 
-def chord_partials(wav: np.ndarray, freqs: tuple[float, ...]) -> list[float]:
-    """Level (dB) of the spectral peak at each of ``freqs`` in the middle second of ``wav``."""
+def chord_partials(wav: np.ndarray, freqs: tuple[float, ...], width: int = 0) -> list[float]:
+    """Level (dB) of the spectral peak at each of ``freqs`` (+-3 Hz) in the middle second of
+    ``wav``; with ``width``, the energy within +-``width`` Hz instead (a partial whose phase
+    Griffin-Lim made, spread over the neighbouring 1 Hz bins, by how much depends on the
+    machine's floating point)."""
     middle = wav[len(wav) // 2 - SR // 2 : len(wav) // 2 + SR // 2] * np.hanning(SR)
     spectrum = np.abs(np.fft.rfft(middle))  # 1 Hz bins
+    if width:
+        bands = [spectrum[int(f) - width : int(f) + width + 1] for f in freqs]
+        return [10 * np.log10((band**2).sum() + 1e-18) for band in bands]
     return [20 * np.log10(spectrum[int(f) - 3 : int(f) + 4].max() + 1e-9) for f in freqs]
 
 
