@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tokgen.errors import InvalidInputError, MissingDependencyError
-from tokgen.text.frontend import normalize_text
+from tokgen.text.frontend import TextFrontend, normalize_text
 
 PHONES = (
     *("pau", "aa", "ae", "ah", "ao", "aw", "ax", "axr", "ay", "b", "ch", "d", "dh", "eh", "er"),
@@ -109,23 +109,15 @@ def flite_speak(text: str) -> tuple[PhoneSequence, np.ndarray]:
     return sequence, wav
 
 
-class PhoneFrontend:
+class PhoneFrontend(TextFrontend):
     """The LM's phone front end (``text_frontend: phones``): normalized text -> flite's CMU
-    phones, ids ``1..len(PHONES)`` (``pau`` at the ends and phrase breaks), the same interface
-    as the character :class:`~tokgen.text.frontend.TextFrontend`. Each sentence runs flite
-    once (cached), a few ms."""
-
-    def __init__(self, max_tokens: int = 256) -> None:
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise InvalidInputError(f"max_tokens must be a positive int, got {max_tokens!r}")
-        self.max_tokens = max_tokens
+    phones, ids ``1..len(PHONES)`` (``pau`` at the ends and phrase breaks), in place of the
+    character ids of :class:`~tokgen.text.frontend.TextFrontend` (whose ``max_tokens`` and
+    ``normalize`` it keeps). Each sentence runs flite once (cached), a few ms."""
 
     @property
     def vocab_size(self) -> int:
         return len(PHONES) + 1  # PAD_ID is never produced but keeps ids = PHONE_IDS
-
-    def normalize(self, text: str) -> str:
-        return normalize_text(text)
 
     def encode(self, text: str) -> list[int]:
         """flite's phone ids for ``text``, ``len <= max_tokens``."""
