@@ -254,6 +254,8 @@ def test_flite_acoustics_speak_flites_rendering_in_the_prompts_voice(converting,
         converting.acoustics = "flite"
     with pytest.raises(TokgenError, match="acoustics"):
         DurationTTSConfig(acoustics="festival")
+    with pytest.raises(TokgenError, match="has none"):  # a silent prompt: no voice to take
+        converting.generate("tts", texts[0], prompt_audio=torch.zeros(SR * 2), sample_rate=SR)
 
 
 def test_convert_voice_moves_every_channel_but_voicing_to_the_prompts_statistics(model):

@@ -161,6 +161,11 @@ class DurationTTS(NetModel):
         """flite's own rendering of ``text`` as the codec's latent ``[1, D, F]``, its frames
         resampled by ``speed`` and moved to the voice of ``prompt [1, D, Fp]`` by
         :func:`convert_voice`."""
+        if (prompt[0, 1] >= 0.5).sum() < 2:
+            raise InvalidInputError(
+                f"{self.name} takes the voice from the prompt's voiced speech, and this prompt "
+                "has none (silence, or nothing with a pitch): give a few seconds of someone speaking."
+            )
         _, wav = flite_speak(text)
         source = self.codec.encode_latent(torch.from_numpy(wav)[None, None], SAMPLE_RATE).float()
         if speed != 1.0:
