@@ -1,5 +1,7 @@
-"""``DurationTTS``: text + a voice prompt -> speech, through flite's timed phones, the duration
-TTS network and the codec's vocoder. Same ``generate("tts", ...)`` and output as the LM.
+"""``DurationTTS``: text + a voice prompt -> speech. Same ``generate("tts", ...)`` and output as
+the LM. The vocoder parameters come from flite's own rendering moved to the prompt's voice
+(``acoustics: flite``, :func:`convert_voice`) or from the duration TTS network given flite's
+timed phones (``acoustics: network``); the codec's vocoder (WORLD) speaks them.
 
 A checkpoint is a folder with ``config.json`` (``kind`` = :data:`KIND`, the network's
 :class:`DurationTTSConfig`) and ``model.safetensors``.
@@ -86,8 +88,8 @@ class DurationTTS(NetModel):
     ) -> GenerationOutput:
         """Speak ``text`` (one string or a list) in the voice of ``prompt_audio`` (a path,
         ``(tensor, rate)`` or a tensor with ``sample_rate``; default: the bundled sample
-        voice). ``speed`` scales the speaking rate (1: flite's timing, moved to the prompt's
-        voice by the duration head where the network has one). The output is
+        voice). ``speed`` scales the speaking rate (1: flite's timing; for the network's
+        acoustics moved to the prompt's voice by its duration head, where it has one). The output is
         deterministic: ``seed`` is accepted for the common API and changes nothing, and the
         LM's sampling options (temperature, top_k, top_p, cfg_scale) are refused, as are
         ``duration`` (the text and ``speed`` set it) and diffusion ``steps``. ``progress``
