@@ -140,6 +140,13 @@ def test_task_evaluations_run_on_the_debug_model(corpus, judge, task):
     assert all(v == v for v in result.scores.values())  # no NaN
     assert task in lm_eval.format_result(result)
     assert result.examples and all(len(panels) >= 2 for _, panels in result.examples)
+    if task == "tts":  # and per voice, adding up to the whole
+        groups = result.groups
+        assert set(groups) == {p["voice"] for p in result.per_item}
+        assert sum(g["items"] for g in groups.values()) == 2
+        rate = sum(g["same_voice_rate"] * g["items"] for g in groups.values()) / 2
+        assert rate == pytest.approx(result.scores["same_voice_rate"])
+        assert "| group | items | wer_generated |" in lm_eval.format_result(result)
 
 
 def test_eval_cli(corpus, judge, tmp_path, capsys):

@@ -48,6 +48,8 @@ class TaskEvalResult:
     # the first EXAMPLES items as (item id, panels), for the report's pictures
     examples: list[report.Example] = field(default_factory=list, repr=False)
     sample_rate: int = 16_000
+    # the summary numbers per group of items (tts: per voice), for finding where a model fails
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k not in ("examples", "sample_rate")}
@@ -121,6 +123,8 @@ def eval_tts(
                 "same_voice": voices[0] == voices[1],
                 "same_voice_real": voices[2] == voices[1],  # the ceiling: the real recording
                 "hypothesis": generated[-1],
+                "voice": row["voice"],
+                "real_hypothesis": real[-1],
             }
         )
     scores = {
@@ -130,7 +134,20 @@ def eval_tts(
         "same_voice_rate": statistics.mean(float(p["same_voice"]) for p in per_item),
         "same_voice_real": statistics.mean(float(p["same_voice_real"]) for p in per_item),
     }
-    return TaskEvalResult("tts", len(items), scores, per_item, examples, model.sample_rate)
+    groups = {}
+    for voice in sorted({p["voice"] for p in per_item}):
+        mine = [(p, ref) for p, ref in zip(per_item, references) if p["voice"] == voice]
+        refs = [ref for _, ref in mine]
+        groups[voice] = {
+            "items": float(len(mine)),
+            "wer_generated": metrics.word_error_rate(refs, [p["hypothesis"] for p, _ in mine]),
+            "wer_real": metrics.word_error_rate(refs, [p["real_hypothesis"] for p, _ in mine]),
+            "same_voice_rate": statistics.mean(float(p["same_voice"]) for p, _ in mine),
+            "same_voice_real": statistics.mean(float(p["same_voice_real"]) for p, _ in mine),
+        }
+    return TaskEvalResult(
+        "tts", len(items), scores, per_item, examples, model.sample_rate, groups=groups
+    )
 
 
 def eval_tta(
@@ -356,4 +373,10 @@ def write_report(result: TaskEvalResult, json_path: str | Path) -> list[Path]:
 def format_result(result: TaskEvalResult) -> str:
     lines = [f"| {result.task} ({result.items} items) | value |", "| --- | --- |"]
     lines += [f"| {name} | {value:.3f} |" for name, value in result.scores.items()]
+    if result.groups:
+        names = list(next(iter(result.groups.values())))
+        lines += ["", "| group | " + " | ".join(names) + " |", "| --- |" + " --: |" * len(names)]
+        lines += [f"| {group} | " + " | ".join(f"{v:.3f}" if k != "items" else f"{v:.0f}"
+                                               for k, v in values.items()) + " |"
+                  for group, values in result.groups.items()]  # fmt: skip
     return "\n".join(lines)
