@@ -360,3 +360,13 @@ def test_generate_runs_on_one_thread_and_gives_the_threads_back(model, monkeypat
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("which", ["model", "converting"])
+def test_speech_over_the_longest_duration_is_refused_before_it_is_made(which, request):
+    tts = request.getfixturevalue(which)
+    text = "The red bridge crossed the long and quiet river at dawn. " * 12  # about 35 s
+    seconds = sum(flite_phones(text).frame_durations(50.0)) / 50.0
+    assert seconds > tts.config.max_duration
+    with pytest.raises(TokgenError, match="split it into sentences"):
+        tts.generate("tts", ["Hi.", text])

@@ -19,7 +19,6 @@ from tqdm.auto import tqdm
 
 from tokgen.checks import number
 from tokgen.codecs import Codec
-from tokgen.codecs.latent_scale import LatentScale
 from tokgen.codecs.world_vocoder import WorldSettings
 from tokgen.errors import InvalidInputError
 from tokgen.net_model import NetCheckpoint, NetModel
@@ -114,15 +113,10 @@ class DurationTTS(NetModel):
                     f"text must be a string or a list of them, got {texts[-1]!r}."
                 )
         if self.acoustics == "flite":
-            speech = [self.converted_flite(t, p, s) for t, p, s in zip(texts, prompts, speeds)]
+            speech = [self.converted_flite(i, t, p, s)
+                      for i, (t, p, s) in enumerate(zip(texts, prompts, speeds))]  # fmt: skip
         else:
             speech = self.network_speech(texts, prompts, speeds)  # [1, D, F_i] each
-        for i, latent in enumerate(speech):
-            if latent.shape[-1] > self.config.max_duration * self.config.frame_rate:
-                raise InvalidInputError(
-                    f"text item {i} would last {latent.shape[-1] / self.config.frame_rate:.1f} s; "
-                    f"at most {self.config.max_duration:g} s at a time: split it into sentences."
-                )
         frames = [latent.shape[-1] for latent in speech]
         hop = self.codec.hop_length
         out = torch.zeros(batch, self.codec.channels, max(frames) * hop)
@@ -150,6 +144,7 @@ class DurationTTS(NetModel):
         for i, (words, rate) in enumerate(zip(texts, speeds)):
             phones = flite_phones(words)
             items.append((phones.ids, self.durations(phones, voices[i : i + 1], rate)))
+            self._check_length(i, sum(items[-1][1]))
         phones = torch.zeros(len(items), max(len(ids) for ids, _ in items), dtype=torch.long)
         durations = torch.zeros_like(phones)  # [B, P]
         for i, (ids, lengths) in enumerate(items):
@@ -159,22 +154,33 @@ class DurationTTS(NetModel):
         x = self.net(phones, durations, voices, max(frames))  # [B, D, F]
         return [self.net.denormalize(x[i : i + 1, :, :f]).float() for i, f in enumerate(frames)]
 
-    def converted_flite(self, text: str, prompt: torch.Tensor, speed: float) -> torch.Tensor:
-        """flite's own rendering of ``text`` as the codec's latent ``[1, D, F]``, its frames
-        resampled by ``speed`` and moved to the voice of ``prompt [1, D, Fp]`` by
-        :func:`convert_voice`."""
-        if (prompt[0, 1] >= 0.5).sum() < 2:
+    def converted_flite(
+        self, item: int, text: str, prompt: torch.Tensor, speed: float
+    ) -> torch.Tensor:
+        """flite's own rendering of ``text`` (the batch's ``item``) as the codec's latent
+        ``[1, D, F]``, its frames resampled by ``speed`` and moved to the voice of ``prompt
+        [1, D, Fp]`` by :func:`convert_voice`."""
+        if voiced(prompt).sum() < 2:
             raise InvalidInputError(
                 f"{self.name} takes the voice from the prompt's voiced speech, and this prompt "
                 "has none (silence, or nothing with a pitch): give a few seconds of someone speaking."
             )
         _, wav = flite_speak(text)
+        self._check_length(item, round(len(wav) / self.codec.hop_length / speed))
         source = self.codec.encode_latent(torch.from_numpy(wav)[None, None], SAMPLE_RATE).float()
         if speed != 1.0:
             frames = max(1, round(source.shape[-1] / speed))
             at = (torch.arange(frames) * speed).long().clamp(max=source.shape[-1] - 1)
             source = source[..., at]
         return convert_voice(source, prompt, self.net)
+
+    def _check_length(self, item: int, frames: int) -> None:
+        """Refuse speech of ``frames`` frames longer than the model's ``max_duration``."""
+        if frames > self.config.max_duration * self.config.frame_rate:
+            raise InvalidInputError(
+                f"text item {item} would last {frames / self.config.frame_rate:.1f} s; "
+                f"at most {self.config.max_duration:g} s at a time: split it into sentences."
+            )
 
     def durations(self, phones: PhoneSequence, voice: torch.Tensor, speed: float) -> list[int]:
         """Frames per phone: flite's timing, rescaled to the voice ``[1, 2D]`` where the
@@ -215,24 +221,24 @@ def load_model(path: str | os.PathLike, name: str) -> DurationTTS:
     return DurationTTS(net, load_codec(net.config.codec), name)
 
 
-def convert_voice(
-    source: torch.Tensor, prompt: torch.Tensor, scale: LatentScale, keep: tuple[int, ...] = (1,)
-) -> torch.Tensor:
+def convert_voice(source: torch.Tensor, prompt: torch.Tensor, net: DurationTTSNet) -> torch.Tensor:
     """``source [1, D, F]`` (the codec's latent of one voice) moved to the voice of ``prompt
-    [1, D, Fp]``: every channel's mean and standard deviation over the frames (in ``scale``'s
-    normalized units) replaced by the prompt's, except the channels ``keep`` (voicing). The
-    classic statistics-matching voice conversion, on WORLD's F0, coded envelope and
-    aperiodicity: no training, any voice."""
-    x = scale.normalize(source)
-    mean, std = x.mean(-1, keepdim=True), x.std(-1, correction=0, keepdim=True)
-    target = scale.normalize(prompt)
-    target_mean, target_std = (
-        target.mean(-1, keepdim=True),
-        target.std(-1, correction=0, keepdim=True),
-    )
+    [1, D, Fp]``: every channel's mean and standard deviation over the frames, the voice
+    vectors of :meth:`DurationTTSNet.voice`, replaced by the prompt's, except voicing
+    (channel 1). The classic statistics-matching voice conversion, on WORLD's F0, coded
+    envelope and aperiodicity: no training, any voice."""
+    d = source.shape[1]
+    mean, std = (v[..., None] for v in net.voice(source).split(d, dim=-1))  # [1, D, 1] each
+    target_mean, target_std = (v[..., None] for v in net.voice(prompt).split(d, dim=-1))
+    x = net.normalize(source)
     moved = (x - mean) / std.clamp(min=1e-3) * target_std + target_mean
-    moved[:, list(keep)] = x[:, list(keep)]
-    return scale.denormalize(moved)
+    moved[:, 1] = x[:, 1]
+    return net.denormalize(moved)
+
+
+def voiced(latent: torch.Tensor) -> torch.Tensor:
+    """The voiced frames ``[F]`` of a parametric codec's latent ``[1, D, F]`` (channel 1)."""
+    return latent[0, 1] >= 0.5
 
 
 def match_pitch(latent: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
@@ -240,13 +246,13 @@ def match_pitch(latent: torch.Tensor, prompt: torch.Tensor) -> torch.Tensor:
     voiced ln F0 moved to the mean and spread of the voiced frames of ``prompt [1, D, Fp]``
     (the spread ratio kept within 0.5-2); unchanged where either has under 2 voiced
     frames. The network gets the pitch roughly right; this makes it the prompt's."""
-    voiced, prompt_voiced = latent[0, 1] >= 0.5, prompt[0, 1] >= 0.5
-    if voiced.sum() < 2 or prompt_voiced.sum() < 2:
+    ours, theirs = voiced(latent), voiced(prompt)
+    if ours.sum() < 2 or theirs.sum() < 2:
         return latent
-    f0, target = latent[0, 0, voiced], prompt[0, 0, prompt_voiced]
+    f0, target = latent[0, 0, ours], prompt[0, 0, theirs]
     scale = (target.std() / f0.std().clamp(min=1e-4)).clamp(0.5, 2.0)
     out = latent.clone()
-    out[0, 0, voiced] = (f0 - f0.mean()) * scale + target.mean()
+    out[0, 0, ours] = (f0 - f0.mean()) * scale + target.mean()
     return out
 
 
