@@ -69,11 +69,12 @@ def cmd_eval_loss(args: argparse.Namespace) -> None:
     import json
 
     import tokgen
+    from tokgen.errors import InvalidInputError
     from tokgen.eval.lm_loss import held_out_loss
 
     model = tokgen.load(args.model)
     if not hasattr(model, "lm"):
-        raise SystemExit(f"{args.model} is not a codec LM: the held-out loss needs one.")
+        raise InvalidInputError(f"{args.model} is not a codec LM: the held-out loss needs one.")
     result = held_out_loss(model.lm, model.frontend, args.tokens, args.task, args.items,
                            seed=args.seed)  # fmt: skip
     rows = "".join(f"| {k} | {v:.4f} |\n" for k, v in result.to_dict().items()

@@ -251,8 +251,8 @@ def bench_duration_tts(
         source = model.codec.encode_latent(wav, SAMPLE_RATE).float()  # [1, D, F]
         latent = convert_voice(source, prompt_latent, model.net)
         seconds = latent.shape[-1] / model.config.frame_rate
-        pieces = [
-            ("flite phones + rendering", lambda: (flite_speak(sentence), seconds)[1]),
+        front = ("flite phones + rendering", lambda: (flite_speak(sentence), seconds)[1])
+        middle = [
             ("WORLD analysis of flite's rendering",
              lambda: (model.codec.encode_latent(wav, SAMPLE_RATE), seconds)[1]),
             ("voice conversion", lambda: (convert_voice(source, prompt_latent, model.net),
@@ -272,8 +272,8 @@ def bench_duration_tts(
                 model.net(ids, durations, voice, frames)
             return seconds
 
-        pieces = [("flite phones", lambda: (flite_phones(sentence), seconds)[1]),
-                  ("network", network)]  # fmt: skip
+        front = ("flite phones", lambda: (flite_phones(sentence), seconds)[1])
+        middle = [("network", network)]
 
     def decode() -> float:
         model.codec.decode_latent(latent)
@@ -288,9 +288,9 @@ def bench_duration_tts(
         return run
 
     settings = [
-        *((name, 1, run) for name, run in pieces[:1]),
+        (front[0], 1, front[1]),
         ("WORLD analysis of a 3 s prompt", 1, lambda: (model.prompt_latent(prompt), seconds)[1]),
-        *((name, 1, run) for name, run in pieces[1:]),
+        *((name, 1, run) for name, run in middle),
         ("WORLD decoding + codes", 1, decode),
         ("generate(), batch 1", 1, speak(1)),
         (f"generate(), batch {batch}", batch, speak(batch)),
@@ -362,12 +362,10 @@ def from_recipe(recipe: str | os.PathLike) -> TokgenModel:
     of its architecture (for speed measurements; nothing is loaded)."""
     from tokgen.lm.model import CodecLM
     from tokgen.pipeline import TokgenModel
-    from tokgen.text import make_frontend
     from tokgen.training.config import load_lm_train_config
 
     config = load_lm_train_config(recipe)
-    vocab = make_frontend(config.model.get("text_frontend", "characters")).vocab_size
-    lm = CodecLM(config.lm_config(text_vocab=vocab))
+    lm = CodecLM(config.lm_config(text_vocab=config.text_vocab()))
     return TokgenModel(lm, load_codec(lm.config.codec, pretrained=False), f"random {recipe}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +20,7 @@ from tokgen.data.token_corpus import TokenCorpus
 from tokgen.errors import ConfigError
 from tokgen.lm.model import CodecLM
 from tokgen.tasks import build_sequence, collate
+from tokgen.text import TextFrontend
 from tokgen.training.examples import TaskExamples
 
 
@@ -40,13 +42,13 @@ class HeldOutLoss:
 @torch.inference_mode()
 def held_out_loss(
     lm: CodecLM,
-    frontend: object,
+    frontend: TextFrontend,
     tokens: str,
     task: str = "tts",
     items: int = 200,
     batch_size: int = 8,
     seed: int = 0,
-    embed: object = None,
+    embed: Callable[[str], torch.Tensor] | None = None,
 ) -> HeldOutLoss:
     """``lm``'s losses on ``items`` examples of ``task`` drawn (seeded) from the token corpus
     ``tokens``; ``embed`` maps caption strings to ``[E]`` for embedding conditions."""

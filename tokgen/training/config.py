@@ -180,6 +180,13 @@ class LMTrainConfig:
         fields.setdefault("tasks", list(self.data.tasks))
         return config_from_dict(LMConfig, fields, source="recipe [model]")
 
+    def text_vocab(self) -> int:
+        """The vocabulary size of the recipe's text front end (``model.text_frontend``), for
+        a fresh model."""
+        from tokgen.text import make_frontend
+
+        return make_frontend(self.lm_config().text_frontend).vocab_size
+
 
 def load_lm_train_config(path: str | Path, overrides: list[str] = ()) -> LMTrainConfig:
     """Read an LM recipe and apply ``section.key=value`` overrides (values parsed as YAML)."""

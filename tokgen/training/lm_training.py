@@ -135,8 +135,7 @@ def train_lm(config: LMTrainConfig) -> Path:
     """Train (or resume) the LM; returns the exported ``out_dir/model`` directory."""
     torch.manual_seed(config.run.seed)
     corpus = TokenCorpus(config.data.tokens)
-    vocab = make_frontend(config.model.get("text_frontend", "characters")).vocab_size
-    model = build_model(config, vocab, corpus.header.frame_rate)
+    model = build_model(config, config.text_vocab(), corpus.header.frame_rate)
     frontend = make_frontend(model.config.text_frontend, model.config.max_text_tokens)
     if not 2 <= model.config.num_codebooks <= corpus.header.num_codebooks:
         raise ConfigError(
