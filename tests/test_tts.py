@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from pathlib import Path
 
@@ -370,3 +371,26 @@ def test_speech_over_the_longest_duration_is_refused_before_it_is_made(which, re
     assert seconds > tts.config.max_duration
     with pytest.raises(TokgenError, match="split it into sentences"):
         tts.generate("tts", ["Hi.", text])
+
+
+def test_the_flite_acoustics_render_with_the_flite_voice_nearest_the_prompts_pitch(converting):
+    from tokgen.tts.pipeline import FLITE_VOICES, flite_voice
+
+    def prompt(hz: float) -> torch.Tensor:  # the parametric latent: ln F0, voicing, ...
+        latent = torch.zeros(1, 49, 50)
+        latent[0, 0], latent[0, 1] = math.log(hz), 1.0
+        return latent
+
+    picks = [flite_voice(prompt(hz), FLITE_VOICES) for hz in (90, 149, 151, 220)]
+    assert picks == ["kal16", "kal16", "slt", "slt"]
+    assert flite_voice(torch.zeros(1, 49, 50), FLITE_VOICES) == "kal16"  # nothing voiced
+    text = "Good morning."
+    female = (flite_speak(text, "slt")[1], 16_000)  # flite's own female voice as the prompt
+    out = converting.generate("tts", text, prompt_audio=female)
+    assert out.lengths[0] == -(-len(flite_speak(text, "slt")[1]) // 320) * 320  # slt's timing
+    converting.flite_voices = (("kal16", 0.0),)  # every voice from kal16
+    try:
+        out = converting.generate("tts", text, prompt_audio=female)
+    finally:
+        converting.flite_voices = FLITE_VOICES
+    assert out.lengths[0] == -(-len(flite_speak(text)[1]) // 320) * 320

@@ -94,18 +94,17 @@ def flite_phones(
     return PhoneSequence(phones, ends)
 
 
-def flite_speak(text: str) -> tuple[PhoneSequence, np.ndarray]:
-    """flite's phones for ``text`` and its own rendering of them ``[T]`` (16 kHz), in one run."""
+def flite_speak(text: str, voice: str = FRONTEND_VOICE) -> tuple[PhoneSequence, np.ndarray]:
+    """flite ``voice``'s phones for ``text`` and its own rendering of them ``[T]`` (16 kHz),
+    in one run."""
     import soundfile as sf
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spoken.wav"
-        sequence = flite_phones(text, wav_path=str(path))
+        sequence = flite_phones(text, voice, wav_path=str(path))
         wav, rate = sf.read(str(path), dtype="float32")
     if rate != SAMPLE_RATE:
-        raise MissingDependencyError(
-            f"flite {FRONTEND_VOICE} renders at {rate} Hz, expected {SAMPLE_RATE}"
-        )
+        raise MissingDependencyError(f"flite {voice} renders at {rate} Hz, expected {SAMPLE_RATE}")
     return sequence, wav
 
 

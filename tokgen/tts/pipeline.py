@@ -38,6 +38,10 @@ from tokgen.tts.model import DurationTTSConfig, DurationTTSNet
 KIND = "tokgen-duration-tts"
 PROMPT_SECONDS = 3.0  # the prompt's last seconds give the voice (as in training)
 DEFAULT_PROMPT = Path(__file__).resolve().parent.parent / "assets" / "sample_speech.wav"
+FLITE_VOICES = (("kal16", 0.0), ("slt", 150.0))
+"""The flite voices the ``flite`` acoustics render with, each from a prompt's median voiced
+F0 (Hz) up: the male kal16 below 150 Hz, the female slt above (a converted kal16 missed
+female voices; tts/README.md)."""
 
 
 class DurationTTS(NetModel):
@@ -65,6 +69,7 @@ class DurationTTS(NetModel):
         self.postfilter = net.config.postfilter if self.match_pitch else 1.0
         # "flite" or "network" (tokgen.tts.model.ACOUSTICS); set the attribute to compare them
         self.acoustics = net.config.acoustics
+        self.flite_voices = FLITE_VOICES  # ((("kal16", 0.0),) renders every voice from kal16)
 
     @torch.inference_mode()
     @one_thread()  # 2.3x slower on two threads with another process on one core, else the same
@@ -157,15 +162,16 @@ class DurationTTS(NetModel):
     def converted_flite(
         self, item: int, text: str, prompt: torch.Tensor, speed: float
     ) -> torch.Tensor:
-        """flite's own rendering of ``text`` (the batch's ``item``) as the codec's latent
-        ``[1, D, F]``, its frames resampled by ``speed`` and moved to the voice of ``prompt
-        [1, D, Fp]`` by :func:`convert_voice`."""
+        """flite's own rendering of ``text`` (the batch's ``item``; by the voice of
+        :attr:`flite_voices` nearest the prompt's pitch) as the codec's latent ``[1, D, F]``,
+        its frames resampled by ``speed`` and moved to the voice of ``prompt [1, D, Fp]`` by
+        :func:`convert_voice`."""
         if voiced(prompt).sum() < 2:
             raise InvalidInputError(
                 f"{self.name} takes the voice from the prompt's voiced speech, and this prompt "
                 "has none (silence, or nothing with a pitch): give a few seconds of someone speaking."
             )
-        _, wav = flite_speak(text)
+        _, wav = flite_speak(text, flite_voice(prompt, self.flite_voices))
         self._check_length(item, round(len(wav) / self.codec.hop_length / speed))
         source = self.codec.encode_latent(torch.from_numpy(wav)[None, None], SAMPLE_RATE).float()
         if speed != 1.0:
@@ -234,6 +240,18 @@ def convert_voice(source: torch.Tensor, prompt: torch.Tensor, net: DurationTTSNe
     moved = (x - mean) / std.clamp(min=1e-3) * target_std + target_mean
     moved[:, 1] = x[:, 1]
     return net.denormalize(moved)
+
+
+def flite_voice(prompt: torch.Tensor, voices: tuple[tuple[str, float], ...]) -> str:
+    """The last of ``voices`` ((name, lowest F0 in Hz), ascending) whose lowest F0 the median
+    voiced F0 of ``prompt [1, D, Fp]`` reaches; the first if none does."""
+    f0 = prompt[0, 0, voiced(prompt)].exp()  # channel 0 is ln F0
+    median = float(f0.median()) if len(f0) else 0.0
+    chosen = voices[0][0]
+    for name, low in voices:
+        if median >= low:
+            chosen = name
+    return chosen
 
 
 def voiced(latent: torch.Tensor) -> torch.Tensor:
