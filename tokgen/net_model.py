@@ -1,5 +1,5 @@
-"""One-network, one-task models (the duration TTS, the mask separator): how they are stored
-and what they share around ``generate()``.
+"""One-network, one-task models (the duration TTS, the mask separator, the texture
+continuation): how they are stored and what they share around ``generate()``.
 
 A checkpoint is a folder with ``config.json`` (``kind`` plus the network's config
 dataclass) and ``model.safetensors`` (fp16). :class:`NetCheckpoint` writes and reads one;
@@ -19,6 +19,7 @@ from torch import nn
 from tokgen import hub
 from tokgen.codecs import Codec
 from tokgen.errors import ConfigError, InvalidInputError
+from tokgen.pipeline import GenerationOutput
 from tokgen.tasks import TaskSpec, builtin_task
 
 
@@ -89,3 +90,22 @@ class NetModel:
     def spec(cls) -> TaskSpec:
         """The task as this model takes it (default: the built-in one)."""
         return builtin_task(cls.TASK)
+
+    def output(self, audio: torch.Tensor, lengths: list[int]) -> GenerationOutput:
+        """``audio [B, 1, T]`` (zero past each item's ``lengths``) as a
+        :class:`GenerationOutput` whose ``codes`` are the codec's analysis of it, run when
+        first read (most of the time of a call that reads them)."""
+        kept = audio.clone()  # the codes stay those of this output if a caller edits its audio
+        return GenerationOutput(
+            audio, self.sample_rate, lambda: self._codes(kept, lengths), lengths
+        )
+
+    @torch.inference_mode()
+    def _codes(self, audio: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+        """``audio [B, 1, T]`` in the codec's tokens ``[B, K, F]`` (-1 past each item's frames)."""
+        hop = self.codec.hop_length
+        codes = torch.full((len(lengths), self.codec.num_codebooks, -(-max(lengths) // hop)), -1)
+        for i, length in enumerate(lengths):
+            item = self.codec.encode(audio[i : i + 1, :, :length], self.sample_rate)[0]  # [K, F]
+            codes[i, :, : item.shape[-1]] = item
+        return codes

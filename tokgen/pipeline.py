@@ -45,6 +45,7 @@ DEFAULT_MODEL = "tokgen-small"  # the multi-task default
 TASK_DEFAULT_MODELS = {
     "tts": "tokgen-tts-small",
     "lass": "tokgen-sep-small",
+    "continuation": "tokgen-texture",
 }  # where another shipped model does better
 DEBUG_DIFFUSION = "tokgen-diffusion-debug"
 INDEX_NAME = "model_index.json"  # names the parts of a model made of several
@@ -431,7 +432,11 @@ def _is_diffusion(path: Path) -> bool:
 
 # config.json "kind" -> the module of a model that is neither an LM nor a diffusion pipeline;
 # it has load_model(path, name) and model_info(path) -> ModelInfo
-MODEL_KINDS = {"tokgen-duration-tts": "tokgen.tts", "tokgen-mask-separator": "tokgen.separation"}
+MODEL_KINDS = {
+    "tokgen-duration-tts": "tokgen.tts",
+    "tokgen-mask-separator": "tokgen.separation",
+    "tokgen-texture-continuation": "tokgen.continuation",
+}
 
 
 def _kind_module(path: Path) -> Any:

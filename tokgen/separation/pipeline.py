@@ -83,20 +83,7 @@ class MaskSeparator(NetModel):
         out = torch.zeros(batch, 1, max(lengths))
         for i in tqdm(range(batch), desc="separate", unit="item", disable=not progress):
             out[i, 0, : lengths[i]] = self.net(clips[i][None], embeddings[i : i + 1])[0]  # [T]
-        kept = out.clone()  # the codes stay those of this output if a caller edits its audio
-        return GenerationOutput(out, self.sample_rate, lambda: self._codes(kept, lengths), lengths)
-
-    @torch.inference_mode()
-    def _codes(self, out: torch.Tensor, lengths: list[int]) -> torch.Tensor:
-        """``out`` ``[B, 1, T]`` in the codec's tokens ``[B, K, F]`` (-1 past each item's
-        frames): a codec analysis of the output, so :class:`GenerationOutput` runs it only
-        when ``codes`` are read."""
-        hop = self.codec.hop_length
-        codes = torch.full((len(lengths), self.codec.num_codebooks, -(-max(lengths) // hop)), -1)
-        for i, length in enumerate(lengths):
-            item = self.codec.encode(out[i : i + 1, :, :length], self.sample_rate)[0]  # [K, F]
-            codes[i, :, : item.shape[-1]] = item
-        return codes
+        return self.output(out, lengths)
 
 
 CHECKPOINT = NetCheckpoint(KIND, MaskNetConfig, MaskNet, "mask separator")
