@@ -229,15 +229,19 @@ def load_model(path: str | os.PathLike, name: str) -> DurationTTS:
 
 def convert_voice(source: torch.Tensor, prompt: torch.Tensor, net: DurationTTSNet) -> torch.Tensor:
     """``source [1, D, F]`` (the codec's latent of one voice) moved to the voice of ``prompt
-    [1, D, Fp]``: every channel's mean and standard deviation over the frames, the voice
-    vectors of :meth:`DurationTTSNet.voice`, replaced by the prompt's, except voicing
-    (channel 1). The classic statistics-matching voice conversion, on WORLD's F0, coded
-    envelope and aperiodicity: no training, any voice."""
+    [1, D, Fp]``: every channel's mean over the frames (the voice vectors of
+    :meth:`DurationTTSNet.voice`) replaced by the prompt's, and ln F0's spread too; voicing
+    (channel 1) kept, and the envelope's and aperiodicity's spread kept (their movement
+    says the words: matching it to a 3 s prompt's cost intelligibility, tts/README.md).
+    The classic statistics-matching voice conversion, on WORLD's parameters: no training,
+    any voice."""
     d = source.shape[1]
     mean, std = (v[..., None] for v in net.voice(source).split(d, dim=-1))  # [1, D, 1] each
     target_mean, target_std = (v[..., None] for v in net.voice(prompt).split(d, dim=-1))
     x = net.normalize(source)
-    moved = (x - mean) / std.clamp(min=1e-3) * target_std + target_mean
+    moved = x - mean + target_mean
+    pitch = (x[:, 0] - mean[:, 0]) / std[:, 0].clamp(min=1e-3)
+    moved[:, 0] = pitch * target_std[:, 0] + target_mean[:, 0]
     moved[:, 1] = x[:, 1]
     return net.denormalize(moved)
 
