@@ -1,7 +1,7 @@
 """Layers run one way: no module imports from a layer above its own (DESIGN.md's data flow).
 
 Lowest first: the foundation (errors, checks, hub, audio, layers, threads) -> codecs -> text -> conditions ->
-tasks -> lm -> decoders -> pipeline, diffusion, tts, separation -> data -> training -> eval -> cli. Data and training feed the models, so they
+tasks -> lm -> decoders -> pipeline, diffusion, tts, separation, continuation -> data -> training -> eval -> cli. Data and training feed the models, so they
 sit above them; eval and the command line are on top.
 """
 
@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("lm",),
     ("decoders",),
     # the generators: load/generate (each model + its loop; net_model: what the one-network ones share)
-    ("pipeline", "diffusion", "tts", "separation", "net_model"),
+    ("pipeline", "diffusion", "tts", "separation", "continuation", "net_model"),
     ("data",),
     ("training",),
     ("eval",),
