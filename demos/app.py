@@ -31,6 +31,7 @@ import torch
 import tokgen
 from tokgen import audio as audio_io
 from tokgen.conditions import ConditionSpec
+from tokgen.continuation import TextureContinuation
 from tokgen.diffusion import DiffusionModel
 from tokgen.errors import TokgenError
 from tokgen.eval.spectrogram import save_spectrograms
@@ -54,7 +55,7 @@ TITLES = {
 }
 LOCAL_FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]  # never Google Fonts
 PROGRESS = gr.Progress(track_tqdm=True)  # generate()'s progress bar, shown in the page
-Model = TokgenModel | DiffusionModel | DurationTTS | MaskSeparator
+Model = TokgenModel | DiffusionModel | DurationTTS | MaskSeparator | TextureContinuation
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ def _condition_input(task: str, condition: ConditionSpec, model: Model) -> gr.co
 def _settings(model: Model, spec: TaskSpec) -> list[gr.components.Component]:
     """Duration and the sampling options (the model's defaults), in a closed panel: an
     LM's temperature, top-k and top-p, a diffusion model's steps, or a duration TTS's speed;
-    none for the mask separator (deterministic, the mixture sets the length)."""
+    the texture continuation's duration and seed; none for the mask separator
+    (deterministic, the mixture sets the length)."""
     if isinstance(model, MaskSeparator):
         return []
     eos = spec.target.length == "eos"
@@ -164,6 +166,8 @@ def _settings(model: Model, spec: TaskSpec) -> list[gr.components.Component]:
             step=0.5,
             label=f"{'longest duration' if eos else 'duration'} in s (0: {default_length(spec)})",
         )
+        if isinstance(model, TextureContinuation):  # the jumps are its only randomness
+            return [duration, gr.Number(value=-1, precision=0, label="seed (-1: a random one)")]
         if isinstance(model, DiffusionModel):
             steps = gr.Slider(1, 50, value=model.config.steps, step=1, label="sampling steps")
             cfg = gr.Slider(
@@ -205,14 +209,21 @@ def _options(model: Model, settings: tuple[Any, ...]) -> dict[str, Any]:
         return {}
     if isinstance(model, DurationTTS):
         return {"speed": settings[0]}
+    if isinstance(model, TextureContinuation):
+        duration, seed = settings
+        return {"duration": duration or None, "seed": _seed(seed)}
     duration, *sampling, cfg, seed = settings
     if isinstance(model, DiffusionModel):
         options = {"steps": int(sampling[0])}
     else:
         temperature, top_k, top_p = sampling
         options = {"temperature": temperature, "top_k": int(top_k), "top_p": top_p}
-    seed = None if seed is None or seed < 0 else int(seed)
-    return {**options, "duration": duration or None, "cfg_scale": cfg or None, "seed": seed}
+    return {**options, "duration": duration or None, "cfg_scale": cfg or None, "seed": _seed(seed)}
+
+
+def _seed(value: float | None) -> int | None:
+    """The Settings panel's seed (-1 or empty: a random one)."""
+    return None if value is None or value < 0 else int(value)
 
 
 def _codec_tab(codec: Any, workdir: Path, model: Model) -> None:

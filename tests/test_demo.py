@@ -194,3 +194,18 @@ def test_a_separator_gets_no_settings_and_keeps_the_mixtures_length(tmp_path):
         assert Path(picture).suffix == ".png"
     finally:
         demo.close()
+
+
+def test_the_texture_continuation_gets_duration_and_seed_settings():
+    demo = build_demo("tokgen-texture")
+    port = free_port()
+    launch(demo, port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        first = client.predict(handle_file(str(SPEECH)), 1.5, 3, api_name="/continuation")
+        again = client.predict(handle_file(str(SPEECH)), 1.5, 3, api_name="/continuation")
+        wav, rate = read(first[0])
+        assert len(wav) == 1.5 * rate and Path(first[1]).suffix == ".png"
+        assert (read(again[0])[0] == wav).all()  # the same seed, the same jumps
+    finally:
+        demo.close()
