@@ -69,7 +69,7 @@ class DurationTTS(NetModel):
         self.postfilter = net.config.postfilter if self.match_pitch else 1.0
         # "flite" or "network" (tokgen.tts.model.ACOUSTICS); set the attribute to compare them
         self.acoustics = net.config.acoustics
-        self.flite_voices = FLITE_VOICES  # ((("kal16", 0.0),) renders every voice from kal16)
+        self.flite_voices = FLITE_VOICES  # (("kal16", 0.0),) renders every voice from kal16
 
     @torch.inference_mode()
     @one_thread()  # 2.3x slower on two threads with another process on one core, else the same
