@@ -11,6 +11,8 @@ pairs made from the train split's music and sound events; scored on the test spl
     python codecs/probes/learned_postfilter.py pairs --hours 0.5 --out runs/postfilter
     python codecs/probes/learned_postfilter.py train --out runs/postfilter --minutes 40
     python codecs/probes/learned_postfilter.py score --out runs/postfilter
+
+`--codec C` (any codec name or folder, given to each step) post-filters another codec.
 """
 
 from __future__ import annotations
@@ -54,12 +56,12 @@ def rows(split: str) -> list[dict]:
 
 
 def decoded(codec, wav: torch.Tensor) -> torch.Tensor:
-    """The default codec's round trip of ``wav [T]``."""
+    """The codec's round trip of ``wav [T]``."""
     return codec.decode(codec.encode(wav[None, None], 16_000), length=wav.shape[0])[0, 0]
 
 
-def make_pairs(hours: float, out: Path) -> None:
-    codec = tokgen.load_codec("tokgen-codec-16k")
+def make_pairs(hours: float, out: Path, codec_name: str) -> None:
+    codec = tokgen.load_codec(codec_name)
     chosen, total = [], 0.0
     todo = rows("train")
     random.Random(0).shuffle(todo)
@@ -139,8 +141,8 @@ def rebuild(log_mag: torch.Tensor, phase_from: torch.Tensor, length: int, iters:
 
 
 @torch.inference_mode()
-def score(out: Path) -> dict:
-    codec = tokgen.load_codec("tokgen-codec-16k")
+def score(out: Path, codec_name: str) -> dict:
+    codec = tokgen.load_codec(codec_name)
     net = PostFilter()
     net.load_state_dict(torch.load(out / "postfilter.pt")["state"])
     net.eval()
@@ -170,12 +172,13 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="runs/postfilter")
     parser.add_argument("--hours", type=float, default=0.5)
     parser.add_argument("--minutes", type=float, default=40.0)
+    parser.add_argument("--codec", default="tokgen-codec-16k", help="the codec to post-filter")
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
     if args.command == "pairs":
-        make_pairs(args.hours, out)
+        make_pairs(args.hours, out, args.codec)
     elif args.command == "train":
         train(out, args.minutes)
     else:
-        print(json.dumps(score(out), indent=1))
+        print(json.dumps(score(out, args.codec), indent=1))
