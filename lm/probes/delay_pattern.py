@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import random
 from pathlib import Path
 
 import torch
@@ -29,11 +28,12 @@ from torch import nn
 from torch.nn import functional
 
 from tokgen.data.token_corpus import TokenCorpus
+from tokgen.eval.lm_loss import held_out_batches
 from tokgen.lm.checkpoint import load_lm
 from tokgen.lm.config import LMConfig
 from tokgen.lm.model import SequenceEmbedding
 from tokgen.lm.transformer import Transformer
-from tokgen.tasks import Kind, SequenceBatch, build_sequence, builtin_task, collate
+from tokgen.tasks import Kind, SequenceBatch, builtin_task, collate
 from tokgen.text import make_frontend
 from tokgen.training.config import load_lm_train_config
 from tokgen.training.examples import TaskExamples
@@ -139,19 +139,10 @@ def score(delay_dir: str, ar_nar: str, tokens: str, items: int, seed: int = 0) -
     delay.eval()
     lm = load_lm(ar_nar).eval()
     k = lm.config.num_codebooks
-    spec = lm.task_specs["tts"]
-    spec = dataclasses.replace(
-        spec, conditions=tuple(dataclasses.replace(c, dropout=0.0) for c in spec.conditions)
-    )
     frontend = make_frontend(lm.config.text_frontend, lm.config.max_text_tokens)
-    examples = TaskExamples(spec, TokenCorpus(tokens), frontend)
-    rng = random.Random(seed)
     totals = {"delay": torch.zeros(k), "ar_nar": torch.zeros(k)}
-    for start in range(0, items, 8):
-        count = min(8, items - start)
-        drawn = [examples.draw(rng) for _ in range(count)]
-        batch = collate([build_sequence(spec, 0, e.conditions, e.target[:k],
-                                        lm.config.sequence_format()) for e in drawn])  # fmt: skip
+    for batch in held_out_batches(lm, frontend, tokens, "tts", items, seed=seed):
+        count = batch.kinds.shape[0]
         totals["delay"] += delay.losses(delayed(batch, k)) * count
         stages = [lm.losses(batch, torch.full((count,), s)) for s in range(1, k)]
         totals["ar_nar"] += torch.tensor([stages[0]["ar"], *[s["nar"] for s in stages]]) * count
