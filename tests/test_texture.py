@@ -102,3 +102,14 @@ def test_bad_inputs_are_refused_clearly(texture):
         TextureConfig(jump_probability=1.5)
     with pytest.raises(ConfigError, match="fade"):
         TextureConfig(fade=400)
+
+
+def test_a_one_task_model_on_samples_needs_a_mono_codec_at_its_rate(texture):
+    from tokgen.continuation import TextureContinuation
+    from tokgen.separation import MaskNet, MaskNetConfig, MaskSeparator
+
+    codec = texture.codec  # mono, 16 kHz
+    with pytest.raises(ConfigError, match="mono 24000 Hz"):
+        TextureContinuation(TextureNet(TextureConfig(sample_rate=24_000)), codec, "t")
+    with pytest.raises(ConfigError, match="mono 8000 Hz"):
+        MaskSeparator(MaskNet(MaskNetConfig(width=8, layers=1, sample_rate=8_000)), codec, "s")

@@ -56,12 +56,19 @@ class NetCheckpoint:
 class NetModel:
     """A loaded network with its codec doing one task, :attr:`TASK`; a subclass adds
     ``generate`` (and may adjust the task's conditions in :meth:`spec`). :attr:`DOES` says
-    what it does in the error for another task."""
+    what it does in the error for another task. A network whose config names a
+    ``sample_rate`` (it reads audio samples) needs a mono codec at that rate."""
 
     TASK: str
     DOES: str
 
     def __init__(self, net: nn.Module, codec: Codec, name: str) -> None:
+        rate = getattr(net.config, "sample_rate", None)  # a network on audio samples
+        if rate is not None and (codec.sample_rate != rate or codec.channels != 1):
+            raise ConfigError(
+                f"{name}: the {self.TASK} model works on mono {rate} Hz audio; codec "
+                f"{net.config.codec!r} is {codec.channels}-channel {codec.sample_rate} Hz."
+            )
         self.net = net.eval()
         self.codec = codec
         self.name = name

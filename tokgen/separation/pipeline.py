@@ -13,8 +13,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from tokgen.codecs import Codec
-from tokgen.errors import ConfigError, InvalidInputError
+from tokgen.errors import InvalidInputError
 from tokgen.net_model import NetCheckpoint, NetModel
 from tokgen.pipeline import (
     GenerationOutput,
@@ -33,14 +32,6 @@ class MaskSeparator(NetModel):
     """A loaded mask separator: ``generate("lass", query, audio=mixture)``."""
 
     TASK, DOES = "lass", "separates"
-
-    def __init__(self, net: MaskNet, codec: Codec, name: str) -> None:
-        if codec.sample_rate != net.config.sample_rate or codec.channels != 1:
-            raise ConfigError(
-                f"{name}: the separator works on mono {net.config.sample_rate} Hz audio; codec "
-                f"{net.config.codec!r} is {codec.channels}-channel {codec.sample_rate} Hz."
-            )
-        super().__init__(net, codec, name)
 
     @torch.inference_mode()
     def generate(
