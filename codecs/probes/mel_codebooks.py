@@ -2,22 +2,19 @@
 those, in G groups of N_MELS / G bands with 1,024 entries each, and decode mel -> linear by
 the filterbank's pseudo-inverse, then Griffin-Lim; the judge ratio on the test split's music
 and sound events. G = N_MELS (one band per codebook) shows the representation's own loss.
-Reads the features the sub-band probe analysed (run it first).
 
     python codecs/probes/mel_codebooks.py N_MELS G [GRIFFIN_LIM_ITERS]   # e.g. 64 16
 """
 
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 import torchaudio
+from spectrum_probe import judge_ratio, training_frames
 
 from tokgen.codecs.fitted import nearest
 from tokgen.codecs.spectral_codec import SpectralCodec, SpectralConfig
-from tokgen.eval.codec_eval import evaluate_codec
 from tokgen.training.codebook_fit import kmeans
 
 M, G = int(sys.argv[1]), int(sys.argv[2])
@@ -27,13 +24,7 @@ fb = torchaudio.functional.melscale_fbanks(
     513, 0.0, 8000.0, M, 16000, norm="slaney", mel_scale="slaney"
 )  # [S, M]
 pinv = torch.linalg.pinv(fb)  # [M, S]
-feats = np.concatenate(
-    [np.load(f) for f in sorted(Path("runs/probe-features-1.0h").glob("part-*.npy"))]
-)  # log-mag [N, 513]
-feats = feats[np.isfinite(feats).all(1)]
-g = torch.Generator().manual_seed(0)
-x = torch.from_numpy(feats).float()
-x = x[torch.randperm(len(x), generator=g)[:150_000]]
+x = training_frames(1.0)
 
 
 def to_mel(logmag):  # [..., S] -> [..., M] log mel power
@@ -74,16 +65,4 @@ class MelQ(SpectralCodec):
         return out.transpose(1, 2)
 
 
-codec = MelQ(cfg).eval()
-res = evaluate_codec(
-    codec,
-    "data/corpus/test.jsonl",
-    kinds=["music", "sound_event"],
-    speed_seconds=2.0,
-    progress=False,
-)
-r = res.recognition
-print(
-    f"RESULT mels={M} G={G} gl={GL} judge original {r.accuracy_original:.3f} decoded {r.accuracy_decoded:.3f} ratio {r.ratio:.3f}",
-    flush=True,
-)
+judge_ratio(MelQ(cfg).eval(), f"mels={M} G={G} gl={GL}")

@@ -14,23 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from spectrum_probe import judge_ratio, training_frames
 
 from tokgen.codecs.fitted import nearest
 from tokgen.codecs.spectral_codec import SpectralCodec, SpectralConfig
-from tokgen.eval.codec_eval import evaluate_codec
-from tokgen.training.codebook_fit import extract_features, kmeans, select_rows
+from tokgen.training.codebook_fit import kmeans
 
 G, S = int(sys.argv[1]), int(sys.argv[2])
 HOURS = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
-torch.manual_seed(0)
 cfg = SpectralConfig(pca_dims=0, n_q=G * S, name=f"subband{G}x{S}")
-feat_dir = Path(f"runs/probe-features-{HOURS}h")
-rows = select_rows(Path("data/corpus/train.jsonl"), HOURS, 0)
-feats = extract_features(rows, cfg, feat_dir, 1)
-feats = feats[np.isfinite(feats).all(1)]
-x = torch.from_numpy(feats).float()
-g = torch.Generator().manual_seed(0)
-x = x[torch.randperm(len(x), generator=g)[:150_000]]
+x = training_frames(HOURS)
 S_BINS = x.shape[1]
 # mel-spaced band edges over bins
 hz = np.linspace(0, 8000, S_BINS)
@@ -99,16 +92,4 @@ class SubBand(SpectralCodec):
         return out.transpose(1, 2)
 
 
-codec = SubBand(cfg).eval()
-res = evaluate_codec(
-    codec,
-    "data/corpus/test.jsonl",
-    kinds=["music", "sound_event"],
-    speed_seconds=2.0,
-    progress=False,
-)
-r = res.recognition
-print(
-    f"RESULT noise={NOISE} G={G} S={S} K={G * S} judge original {r.accuracy_original:.3f} decoded {r.accuracy_decoded:.3f} ratio {r.ratio:.3f}",
-    flush=True,
-)
+judge_ratio(SubBand(cfg).eval(), f"noise={NOISE} G={G} S={S} K={G * S}")
